@@ -1,0 +1,3 @@
+from dlrun.cli import app
+
+app(prog_name="dlrun")

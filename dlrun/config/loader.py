@@ -1,0 +1,98 @@
+"""Reading a config: YAML file -> `--set` overrides -> validated `ExperimentConfig`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from dlrun.config.errors import describe_all
+from dlrun.config.schema import ExperimentConfig
+from dlrun.errors import ConfigError
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError("config file not found", received=str(path), fix="check the path")
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"not valid YAML:\n{error}", source=str(path)) from None
+    except UnicodeDecodeError:
+        raise ConfigError("not a UTF-8 text file", source=str(path)) from None
+    if document is None:
+        raise ConfigError("the file is empty", source=str(path), fix="see configs/ for examples")
+    if not isinstance(document, dict):
+        raise ConfigError(
+            "the top level must be a mapping of sections",
+            received=type(document).__name__,
+            expected="name, seed, data, model, train, report",
+            source=str(path),
+        )
+    return document
+
+
+def parse_override(override: str) -> tuple[list[str], Any]:
+    """`train.optimizer.learning_rate=0.01` -> (['train', 'optimizer', 'learning_rate'], 0.01)."""
+    key, sep, text = override.partition("=")
+    parts = key.strip().split(".")
+    if not sep or not all(parts):
+        raise ConfigError(
+            "a --set override must look like KEY=VALUE",
+            received=override,
+            expected="a dotted key and a YAML value, e.g. train.epochs=3 or model.units=[256,128]",
+        )
+    try:
+        return parts, yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError as error:
+        raise ConfigError(f"--set {key}: the value is not valid YAML: {error}") from None
+
+
+def apply_override(document: dict[str, Any], parts: list[str], value: Any) -> None:
+    node: Any = document
+    for depth, part in enumerate(parts[:-1]):
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+            continue
+        if not isinstance(node, dict):
+            raise ConfigError(
+                f"--set {'.'.join(parts)}: '{'.'.join(parts[:depth])}' is not a mapping",
+                received=node,
+            )
+        if not isinstance(node.get(part), dict | list):
+            node[part] = {}
+        node = node[part]
+    last = parts[-1]
+    if isinstance(node, list) and last.isdigit() and int(last) < len(node):
+        node[int(last)] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise ConfigError(f"--set {'.'.join(parts)}: cannot set a key inside {node!r}")
+
+
+def load_config(path: Path | str, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
+    """The validated config; every problem is reported at once in one `ConfigError`."""
+    path = Path(path)
+    document = read_yaml(path)
+    for override in overrides:
+        apply_override(document, *parse_override(override))
+    document.setdefault("name", path.stem)
+    try:
+        return ExperimentConfig.model_validate(document, context={"base_dir": path.parent})
+    except ValidationError as error:
+        problems = describe_all(error)
+        listed = "\n".join(f"  - {problem}" for problem in problems)
+        count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+        raise ConfigError(f"{count} in the config:\n{listed}", source=str(path)) from None
+
+
+def resolved_dict(config: ExperimentConfig) -> dict[str, Any]:
+    """The config with every default filled in, as plain YAML/JSON types."""
+    return config.model_dump(mode="json")
+
+
+def to_yaml(config: ExperimentConfig) -> str:
+    return yaml.safe_dump(resolved_dict(config), sort_keys=False, allow_unicode=True)

@@ -1,0 +1,18 @@
+"""Data step: config -> seeded train/validation/test splits and a spec (see `Splits`).
+
+Sources are found by name in `sources`; each module below registers its own.
+"""
+
+from __future__ import annotations
+
+from dlrun.data import idx, keras_datasets, tabular  # noqa: F401  (registers the sources)
+from dlrun.data.base import DataParams, DataSpec, Split, Splits
+from dlrun.data.registry import sources
+
+
+def load_splits(params: DataParams, seed: int) -> Splits:
+    """The data described by a validated `data:` section."""
+    return sources.get(params.source).build(params, seed)
+
+
+__all__ = ["DataParams", "DataSpec", "Split", "Splits", "load_splits", "sources"]

@@ -1,0 +1,85 @@
+"""MNIST-format (IDX) image files: the reader, and the `idx` source that trains on any pair."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import model_validator
+
+from dlrun.data.base import HeldOutParams, Split, Splits
+from dlrun.data.images import image_splits
+from dlrun.data.registry import sources
+from dlrun.errors import DataError
+from dlrun.params import ConfigPath
+
+# IDX magic numbers: two zero bytes, a type code (0x08 = unsigned byte), the number of dimensions.
+_UBYTE = 0x08
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (optionally gzipped) as a uint8 array of the shape its header declares."""
+    if not path.is_file():
+        raise DataError(
+            "data file not found", received=str(path), fix="check the path; it is relative to the config file"
+        )
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            raw = handle.read()
+    except (OSError, EOFError) as error:
+        raise DataError(f"cannot read IDX file {path}: {error}") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != _UBYTE or raw[3] == 0:
+        raise DataError(
+            f"{path} is not an IDX file of unsigned bytes (wrong magic number)",
+            received=raw[:4].hex(),
+            expected="magic 0x00000801 (labels) or 0x00000803 (images)",
+        )
+    ndim = raw[3]
+    header_size = 4 + 4 * ndim
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    expected_size = header_size + int(np.prod(shape))
+    if len(raw) != expected_size:
+        raise DataError(
+            f"{path} is truncated or padded: its header declares shape {shape}",
+            received=f"{len(raw)} bytes",
+            expected=f"{expected_size} bytes",
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape)
+
+
+def read_idx_pair(images: Path, labels: Path) -> Split:
+    x, y = read_idx(images), read_idx(labels)
+    if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
+        raise DataError(
+            f"{images} and {labels} do not pair up",
+            received=f"images {x.shape}, labels {y.shape}",
+            expected="images (N, height, width) and labels (N,)",
+        )
+    return Split(x, y)
+
+
+class IdxParams(HeldOutParams):
+    source: Literal["idx"] = "idx"
+    images: ConfigPath
+    labels: ConfigPath
+    test_images: ConfigPath | None = None
+    test_labels: ConfigPath | None = None
+
+    @model_validator(mode="after")
+    def _test_files_come_in_pairs(self) -> IdxParams:
+        if (self.test_images is None) != (self.test_labels is None):
+            raise ValueError("give both test_images and test_labels, or neither")
+        return self
+
+
+@sources.register("idx", IdxParams)
+def load_idx(params: IdxParams, seed: int) -> Splits:
+    """Images and labels in MNIST's IDX format; `test_split` is used when no test files are given."""
+    train = read_idx_pair(params.images, params.labels)
+    test = None
+    if params.test_images is not None and params.test_labels is not None:
+        test = read_idx_pair(params.test_images, params.test_labels)
+    return image_splits(train, test, params, seed=seed)

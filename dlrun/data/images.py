@@ -1,0 +1,46 @@
+"""Turning uint8 image arrays into scaled, split training data."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dlrun.data.base import DataParams, DataSpec, HeldOutParams, Split, Splits
+from dlrun.data.split import carve, limit
+
+
+def _scaled(split: Split) -> Split:
+    # Images to [0, 1] with a channel axis, so MLPs (which flatten) and CNNs read the same data.
+    x = split.x.astype(np.float32) / 255.0
+    if x.ndim == 3:
+        x = x[..., np.newaxis]
+    return Split(x, split.y.astype(np.int64))
+
+
+def image_splits(
+    train: Split,
+    test: Split | None,
+    params: DataParams,
+    *,
+    seed: int,
+    class_names: list[str] | None = None,
+) -> Splits:
+    """Split (seeded, stratified) and scale images; a source without a test set carves one out."""
+    if test is None:
+        assert isinstance(params, HeldOutParams)
+        train, test = carve(train, params.test_split, seed=seed, stratify=True)
+    train = limit(train, params.limit, seed=seed + 1, stratify=True)
+    train, validation = carve(train, params.validation_split, seed=seed + 2, stratify=True)
+    num_classes = int(max(train.y.max(), test.y.max())) + 1
+    spec = DataSpec(
+        input_shape=(*train.x.shape[1:], 1) if train.x.ndim == 3 else train.x.shape[1:],
+        task="classification",
+        num_classes=num_classes,
+        class_names=class_names or [str(i) for i in range(num_classes)],
+        preprocessing={"scale": 1 / 255.0},
+    )
+    return Splits(
+        train=_scaled(train),
+        validation=_scaled(validation) if validation is not None else None,
+        test=_scaled(test),
+        spec=spec,
+    )

@@ -1,0 +1,59 @@
+"""Seeded splitting and scaling: pure numpy, shared by every source."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dlrun.data.base import Split
+
+
+def split_indices(
+    y: np.ndarray, fraction: float, *, seed: int, stratify: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shuffled (kept, held_out) index arrays; held_out is `fraction` of the rows.
+
+    With `stratify`, every class keeps its share in both parts (rounded per class), so a rare
+    class is not left out of the held-out part by chance.
+    """
+    rng = np.random.default_rng(seed)
+    if fraction <= 0:
+        return rng.permutation(len(y)), np.array([], dtype=np.int64)
+    if not stratify:
+        order = rng.permutation(len(y))
+        n_held = max(1, round(len(y) * fraction))
+        return np.sort(order[n_held:]), np.sort(order[:n_held])
+    kept, held = [], []
+    for label in np.unique(y):
+        rows = rng.permutation(np.flatnonzero(y == label))
+        n_held = round(len(rows) * fraction)
+        held.append(rows[:n_held])
+        kept.append(rows[n_held:])
+    return np.sort(np.concatenate(kept)), np.sort(np.concatenate(held))
+
+
+def take(split: Split, rows: np.ndarray) -> Split:
+    return Split(split.x[rows], split.y[rows])
+
+
+def carve(
+    split: Split, fraction: float, *, seed: int, stratify: bool
+) -> tuple[Split, Split | None]:
+    """Split off `fraction` of `split`; (rest, None) when the fraction is 0."""
+    if fraction <= 0:
+        return split, None
+    kept, held = split_indices(split.y, fraction, seed=seed, stratify=stratify)
+    return take(split, kept), take(split, held)
+
+
+def limit(split: Split, max_rows: int | None, *, seed: int, stratify: bool) -> Split:
+    """At most `max_rows` rows of `split`, drawn the same way as a held-out part."""
+    if max_rows is None or max_rows >= len(split):
+        return split
+    _, chosen = split_indices(split.y, max_rows / len(split), seed=seed, stratify=stratify)
+    return take(split, chosen[:max_rows])
+
+
+def column_stats(train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and std of the training rows (std 1 for constant columns)."""
+    std = train.std(axis=0)
+    return train.mean(axis=0), np.where(std > 0, std, 1.0)

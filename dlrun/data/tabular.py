@@ -1,0 +1,161 @@
+"""`csv`: a table read with pandas; one target column, numeric and categorical features."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from dlrun.data.base import DataSpec, HeldOutParams, Split, Splits, Task
+from dlrun.data.registry import sources
+from dlrun.data.split import carve, column_stats, limit
+from dlrun.errors import DataError, did_you_mean
+from dlrun.params import ConfigPath
+
+# An integer target with this many distinct values or fewer is taken as class labels.
+MAX_INFERRED_CLASSES = 2
+
+
+class CsvParams(HeldOutParams):
+    source: Literal["csv"] = "csv"
+    path: ConfigPath = Field(description="The CSV file, relative to the config file.")
+    target: str = Field(description="The column to predict.")
+    features: list[str] | None = Field(
+        None, description="Input columns; default: every column but the target."
+    )
+    task: Task | None = Field(
+        None,
+        description="classification or regression; inferred when omitted (text, boolean or "
+        "two-valued targets are classes, other numbers are regression).",
+    )
+    standardize: bool = Field(
+        True, description="Scale numeric features to mean 0, std 1 (training-split statistics)."
+    )
+    delimiter: str = ","
+
+
+def read_table(params: CsvParams) -> pd.DataFrame:
+    if not params.path.is_file():
+        raise DataError(
+            "data file not found",
+            received=str(params.path),
+            fix="check data.path; it is relative to the config file",
+        )
+    try:
+        table = pd.read_csv(params.path, sep=params.delimiter, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise DataError(f"cannot parse {params.path} as CSV: {error}") from None
+    table.columns = [str(column).strip() for column in table.columns]
+    return table
+
+
+def _check_columns(table: pd.DataFrame, params: CsvParams) -> list[str]:
+    columns = list(table.columns)
+    wanted = {"data.target": [params.target], "data.features": params.features or []}
+    for key, names in wanted.items():
+        for name in names:
+            if name not in columns:
+                raise DataError(
+                    f"{key}: column '{name}' is not in {params.path.name}.{did_you_mean(name, columns)}",
+                    expected=f"one of the columns: {', '.join(columns)}",
+                )
+    features = params.features or [c for c in columns if c != params.target]
+    if not features:
+        raise DataError(f"{params.path.name} has no feature columns besides the target")
+    for frame, what in ((table[features], "features"), (table[[params.target]], "target")):
+        missing = frame.isna().any(axis=1)
+        if missing.any():
+            rows = ", ".join(str(i) for i in np.flatnonzero(missing)[:5])
+            raise DataError(
+                f"{params.path.name}: {int(missing.sum())} rows have empty {what} (first data rows: {rows})",
+                fix="fill or drop those rows before training",
+            )
+    return features
+
+
+def infer_task(target: pd.Series) -> Task:
+    if not pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target):
+        return "classification"
+    return "classification" if target.nunique() <= MAX_INFERRED_CLASSES else "regression"
+
+
+def _encode_features(
+    table: pd.DataFrame, features: list[str], train_rows: np.ndarray
+) -> tuple[np.ndarray, list[str], dict[str, list[str]]]:
+    """Numeric columns as they are; text columns one-hot, categories from the training rows."""
+    blocks, names, categories = [], [], {}
+    for column in features:
+        values = table[column]
+        if pd.api.types.is_numeric_dtype(values):
+            blocks.append(values.to_numpy(dtype=np.float64)[:, None])
+            names.append(column)
+            continue
+        known = sorted(values.iloc[train_rows].astype(str).unique())
+        categories[column] = known
+        text = values.astype(str).to_numpy()
+        blocks.append(np.stack([text == value for value in known], axis=1).astype(np.float64))
+        names.extend(f"{column}={value}" for value in known)
+    return np.concatenate(blocks, axis=1), names, categories
+
+
+def _encode_target(target: pd.Series, task: Task, params: CsvParams) -> tuple[np.ndarray, list[str] | None]:
+    if task == "classification":
+        classes, y = np.unique(target.astype(str).to_numpy(), return_inverse=True)
+        return y.astype(np.int64), [str(c) for c in classes]
+    y = pd.to_numeric(target, errors="coerce")
+    if y.isna().any():
+        bad = target[y.isna()].iloc[0]
+        raise DataError(
+            f"data.target: column '{params.target}' has non-numeric values, so it cannot be "
+            "regressed on",
+            received=bad,
+            fix="set data.task: classification, or clean the column",
+        )
+    return y.to_numpy(dtype=np.float32), None
+
+
+@sources.register("csv", CsvParams)
+def load_csv(params: CsvParams, seed: int) -> Splits:
+    """A CSV file: features and a target column, for regression or classification."""
+    table = read_table(params)
+    features = _check_columns(table, params)
+    task = params.task or infer_task(table[params.target])
+    y, class_names = _encode_target(table[params.target], task, params)
+
+    stratify = task == "classification"
+    rows = Split(np.arange(len(table)), y)  # row numbers, so encoding can see training rows only
+    rest, test = carve(rows, params.test_split, seed=seed, stratify=stratify)
+    rest = limit(rest, params.limit, seed=seed + 1, stratify=stratify)
+    train, validation = carve(rest, params.validation_split, seed=seed + 2, stratify=stratify)
+    assert test is not None
+
+    x, names, categories = _encode_features(table, features, train.x)
+    numeric = [i for i, name in enumerate(names) if name in features]
+    preprocessing: dict = {"categories": categories}
+    if params.standardize and numeric:
+        mean, std = column_stats(x[train.x][:, numeric])
+        x[:, numeric] = (x[:, numeric] - mean) / std
+        preprocessing["standardize"] = {
+            names[i]: {"mean": float(m), "std": float(s)} for i, m, s in zip(numeric, mean, std)
+        }
+    x = x.astype(np.float32)
+
+    def rows_of(split: Split) -> Split:
+        return Split(x[split.x], split.y)
+
+    return Splits(
+        train=rows_of(train),
+        validation=rows_of(validation) if validation is not None else None,
+        test=rows_of(test),
+        spec=DataSpec(
+            input_shape=(x.shape[1],),
+            task=task,
+            num_classes=len(class_names) if class_names else None,
+            feature_names=names,
+            class_names=class_names,
+            target_mean=None if class_names else float(np.mean(train.y)),
+            preprocessing=preprocessing,
+        ),
+    )

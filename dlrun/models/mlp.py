@@ -1,0 +1,46 @@
+"""`mlp`: a multi-layer perceptron; inputs with more than one axis are flattened first."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field, PositiveInt
+
+from dlrun.data.base import DataSpec
+from dlrun.models.base import RegularizedParams
+from dlrun.models.heads import output_layer
+from dlrun.models.registry import models
+
+if TYPE_CHECKING:
+    import keras
+
+
+class MLPParams(RegularizedParams):
+    type: Literal["mlp"] = "mlp"
+    units: list[PositiveInt] = Field([512, 512], description="Width of each hidden layer.")
+    activation: str = Field("relu", description="Hidden-layer activation (any Keras name).")
+    batch_norm: bool = Field(False, description="Batch normalization before each activation.")
+
+
+@models.register("mlp", MLPParams)
+def build_mlp(params: MLPParams, spec: DataSpec) -> keras.Model:
+    """Dense hidden layers with optional batch norm, dropout and L1/L2, then the task's head."""
+    import keras
+
+    from dlrun import keras_names
+
+    activation = keras_names.activation(params.activation, "model.activation")
+    inputs = keras.Input(shape=spec.input_shape, name="inputs")
+    x = keras.layers.Flatten()(inputs) if len(spec.input_shape) > 1 else inputs
+    for units in params.units:
+        x = keras.layers.Dense(
+            units,
+            use_bias=not params.batch_norm,
+            kernel_regularizer=params.regularizer(),
+        )(x)
+        if params.batch_norm:
+            x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.Activation(activation)(x)
+        if params.dropout:
+            x = keras.layers.Dropout(params.dropout)(x)
+    return keras.Model(inputs, output_layer(spec)(x), name="mlp")

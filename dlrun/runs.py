@@ -1,0 +1,173 @@
+"""The one module that writes run folders.
+
+    outputs/<YYYYmmdd-HHMMSS>-<name>-<id>/
+        config.yaml    the fully resolved config
+        run.json       status, times, command, versions, device, git commit, data fingerprint
+        data.json      the data spec: shapes, classes, features, scaling statistics
+        history.csv    one row per epoch (written after every epoch)
+        metrics.json   final train / validation / test / baseline values
+        loss.png, <metric>.png
+        model.keras
+        error.log      the traceback, when a run failed
+
+Every file is written to a temporary name and renamed, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dlrun.errors import DlrunError
+
+if TYPE_CHECKING:
+    import keras
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+SCHEMA_VERSION = 1
+OUTPUT_DIR_ENV = "DLRUN_OUTPUT_DIR"
+DEFAULT_OUTPUT_DIR = Path("outputs")
+
+CONFIG_FILE = "config.yaml"
+RUN_FILE = "run.json"
+DATA_FILE = "data.json"
+HISTORY_FILE = "history.csv"
+METRICS_FILE = "metrics.json"
+MODEL_FILE = "model.keras"
+LOSS_PLOT = "loss.png"
+ERROR_LOG = "error.log"
+
+RUNNING, COMPLETED, FAILED, INTERRUPTED = "running", "completed", "failed", "interrupted"
+
+
+def output_root(explicit: Path | None = None) -> Path:
+    """--output-dir, else $DLRUN_OUTPUT_DIR, else ./outputs."""
+    if explicit is not None:
+        return Path(explicit)
+    return Path(os.environ.get(OUTPUT_DIR_ENV) or DEFAULT_OUTPUT_DIR)
+
+
+def safe_name(name: str) -> str:
+    """A run name usable inside a folder name: no separators, dots-only or control characters."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip(".-")
+    return cleaned[:60] or "run"
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _file_mode() -> int:
+    # mkstemp creates 0600 files; run files should get the permissions any new file would.
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+FILE_MODE = _file_mode()
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    mode = "wb" if isinstance(data, bytes) else "w"
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.chmod(tmp, FILE_MODE)
+        with os.fdopen(handle, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as out:
+            out.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _json(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
+
+
+@dataclass
+class RunFolder:
+    path: Path
+
+    @classmethod
+    def create(cls, root: Path, name: str) -> RunFolder:
+        """A new, empty folder under `root`; an existing folder is never reused."""
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise DlrunError(
+                f"cannot create the output folder {root}: {error.strerror}",
+                fix=f"pass --output-dir or set {OUTPUT_DIR_ENV} to a writable folder",
+            ) from None
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        while True:
+            path = root / f"{stamp}-{safe_name(name)}-{secrets.token_hex(3)}"
+            try:
+                path.mkdir()
+                return cls(path)
+            except FileExistsError:
+                continue
+            except OSError as error:
+                raise DlrunError(
+                    f"cannot write in the output folder {root}: {error.strerror}",
+                    fix=f"pass --output-dir or set {OUTPUT_DIR_ENV} to a writable folder",
+                ) from None
+
+    @property
+    def id(self) -> str:
+        return self.path.name.rsplit("-", 1)[-1]
+
+    def write_text(self, filename: str, text: str) -> None:
+        write_atomic(self.path / filename, text)
+
+    def write_json(self, filename: str, data: dict[str, Any]) -> None:
+        self.write_text(filename, _json(data))
+
+    def read_json(self, filename: str) -> dict[str, Any]:
+        return json.loads((self.path / filename).read_text(encoding="utf-8"))
+
+    def start(self, config_yaml: str, run_info: dict[str, Any], data_info: dict[str, Any]) -> None:
+        self.write_text(CONFIG_FILE, config_yaml)
+        self.write_json(DATA_FILE, data_info)
+        self.write_json(
+            RUN_FILE,
+            {"schema_version": SCHEMA_VERSION, "id": self.id, "status": RUNNING,
+             "started_at": now(), "ended_at": None, "pid": os.getpid(), **run_info},
+        )
+
+    def finish(self, status: str, **fields: Any) -> None:
+        info = self.read_json(RUN_FILE)
+        ended = datetime.now(timezone.utc)
+        started = datetime.fromisoformat(info["started_at"])
+        info.update(status=status, ended_at=ended.isoformat(timespec="seconds"),
+                    duration_s=round((ended - started).total_seconds(), 3), **fields)
+        self.write_json(RUN_FILE, info)
+
+    def write_history(self, history: pd.DataFrame) -> None:
+        self.write_text(HISTORY_FILE, history.to_csv(index=False))
+
+    def write_metrics(self, metrics: dict[str, Any]) -> None:
+        self.write_json(METRICS_FILE, {"schema_version": SCHEMA_VERSION, **metrics})
+
+    def save_figure(self, filename: str, figure: Figure) -> None:
+        import io
+
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+        write_atomic(self.path / filename, buffer.getvalue())
+
+    def save_model(self, model: keras.Model) -> None:
+        # Keras needs a `.keras` suffix, so save beside the final name and rename.
+        tmp = self.path / f".tmp-{secrets.token_hex(3)}-{MODEL_FILE}"
+        try:
+            model.save(tmp)
+            os.replace(tmp, self.path / MODEL_FILE)
+        finally:
+            tmp.unlink(missing_ok=True)

@@ -1,0 +1,54 @@
+"""A progress bar per epoch and one summary line per finished epoch, drawn with rich."""
+
+from __future__ import annotations
+
+import keras
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+def format_logs(logs: dict[str, float]) -> str:
+    return "  ".join(f"{key} {value:.4g}" for key, value in logs.items())
+
+
+class RichProgress(keras.callbacks.Callback):
+    # Keras may call the batch hook from a worker thread, so the step keeps running meanwhile.
+    async_safe = True
+
+    def __init__(self, console: Console) -> None:
+        super().__init__()
+        self.console = console
+        self.progress: Progress | None = None
+        self.task = None
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        epochs, steps = self.params.get("epochs"), self.params.get("steps")
+        self.progress = Progress(
+            TextColumn(f"epoch {epoch + 1}/{epochs}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[loss]}"),
+            console=self.console,
+            transient=True,
+        )
+        self.task = self.progress.add_task("train", total=steps, loss="")
+        self.progress.start()
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        if self.progress is not None and self.task is not None:
+            loss = (logs or {}).get("loss")
+            shown = f"loss {float(loss):.4g}" if loss is not None else ""
+            self.progress.update(self.task, completed=batch + 1, loss=shown)
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        self._stop()
+        self.console.print(f"epoch {epoch + 1}/{self.params.get('epochs')}  {format_logs(logs or {})}")
+
+    def on_train_end(self, logs=None) -> None:
+        self._stop()
+
+    def _stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None

@@ -1,0 +1,186 @@
+"""Training step: compile a model from the `train:` section, fit it, evaluate it.
+
+Knows nothing of run folders or terminals: progress and per-epoch saving come in as callbacks.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+
+from dlrun import keras_names
+from dlrun.config.schema import OptimizerConfig, TrainConfig
+from dlrun.data.pipeline import Pipelines
+from dlrun.errors import ConfigError, TrainingFailed, did_you_mean
+
+
+def build_optimizer(config: OptimizerConfig, total_steps: int) -> keras.optimizers.Optimizer:
+    cls = keras_names.optimizer_class(config.name)
+    learning_rate: Any = config.learning_rate
+    schedule = config.schedule
+    if schedule is not None and schedule.type == "exponential":
+        learning_rate = keras.optimizers.schedules.ExponentialDecay(
+            config.learning_rate, schedule.decay_steps, schedule.decay_rate, schedule.staircase
+        )
+    elif schedule is not None and schedule.type == "cosine":
+        warmup = schedule.warmup_steps
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            0.0 if warmup else config.learning_rate,
+            decay_steps=schedule.decay_steps or max(1, total_steps - warmup),
+            alpha=schedule.alpha,
+            warmup_target=config.learning_rate if warmup else None,
+            warmup_steps=warmup,
+        )
+    arguments = {"learning_rate": learning_rate, **config.arguments()}
+    return keras_names.instantiate(cls, arguments, "train.optimizer")
+
+
+def compile_arguments(loss: str, metrics: list[str]) -> dict[str, Any]:
+    """Fresh loss and metric objects for `compile` (metric objects hold state, never share them)."""
+    keras_names.loss(loss)
+    return {
+        "loss": loss,
+        "metrics": [keras_names.metric(name, f"train.metrics[{i}]") for i, name in enumerate(metrics)],
+    }
+
+
+def logged_names(metrics: list[str], has_validation: bool) -> list[str]:
+    names = ["loss", *metrics]
+    return names + [f"val_{name}" for name in names] if has_validation else names
+
+
+def class_weights(
+    setting: str | dict[int, float] | None, y_train: np.ndarray, num_classes: int | None
+) -> dict[int, float] | None:
+    if setting is None:
+        return None
+    if num_classes is None:
+        raise ConfigError(
+            "class weights only apply to classification",
+            source="train.class_weight",
+            fix="remove train.class_weight, or set data.task: classification",
+        )
+    if setting == "balanced":
+        counts = np.bincount(y_train, minlength=num_classes)
+        return {c: len(y_train) / (num_classes * n) for c, n in enumerate(counts) if n > 0}
+    assert isinstance(setting, dict)
+    unknown = sorted(set(setting) - set(range(num_classes)))
+    if unknown:
+        raise ConfigError(
+            f"class weights for classes that do not exist: {unknown}",
+            source="train.class_weight",
+            expected=f"class indices 0..{num_classes - 1}",
+        )
+    return {c: float(setting.get(c, 1.0)) for c in range(num_classes)}
+
+
+def early_stopping(config: TrainConfig, logged: list[str]) -> keras.callbacks.Callback | None:
+    settings = config.early_stopping
+    if settings is None:
+        return None
+    if settings.monitor not in logged:
+        raise ConfigError(
+            f"cannot stop early on '{settings.monitor}': training does not log it."
+            f"{did_you_mean(settings.monitor, logged)}",
+            source="train.early_stopping.monitor",
+            expected=f"one of: {', '.join(logged)}",
+            fix="monitor a logged metric (validation ones need data.validation_split > 0)",
+        )
+    return keras.callbacks.EarlyStopping(
+        monitor=settings.monitor,
+        patience=settings.patience,
+        min_delta=settings.min_delta,
+        mode=settings.mode,
+        restore_best_weights=settings.restore_best_weights,
+    )
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Keeps every epoch's logs (plus timing) and hands the table on after each epoch."""
+
+    def __init__(self, train_size: int, on_epoch_end: Callable[[pd.DataFrame], None]) -> None:
+        super().__init__()
+        self.train_size = train_size
+        self.on_epoch_end_hook = on_epoch_end
+        self.rows: list[dict[str, float]] = []
+        self._started = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        seconds = time.perf_counter() - self._started
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+        row.update(epoch_time_s=round(seconds, 4), samples_per_s=round(self.train_size / seconds, 1))
+        self.rows.append(row)
+        self.on_epoch_end_hook(self.history())
+
+    def history(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    history: pd.DataFrame
+    kept_epoch: int
+    """The epoch whose weights the model ends with (the best one when early stopping restores)."""
+    stopped_early: bool
+    train_time_s: float
+
+
+def fit(
+    model: keras.Model,
+    pipelines: Pipelines,
+    config: TrainConfig,
+    *,
+    train_size: int,
+    class_weight: dict[int, float] | None,
+    stopper: keras.callbacks.Callback | None,
+    callbacks: list[keras.callbacks.Callback],
+    on_epoch_end: Callable[[pd.DataFrame], None],
+) -> TrainingResult:
+    recorder = EpochRecorder(train_size, on_epoch_end)
+    every = [recorder, keras.callbacks.TerminateOnNaN(), *([stopper] if stopper else []), *callbacks]
+    started = time.perf_counter()
+    model.fit(
+        pipelines.train,
+        validation_data=pipelines.validation,
+        epochs=config.epochs,
+        class_weight=class_weight,
+        callbacks=every,
+        verbose=0,
+    )
+    history = recorder.history()
+    _raise_if_diverged(history)
+    restored = isinstance(stopper, keras.callbacks.EarlyStopping) and stopper.best_weights is not None
+    kept = stopper.best_epoch + 1 if restored and stopper.restore_best_weights else len(history)
+    return TrainingResult(
+        history=history,
+        kept_epoch=int(kept),
+        stopped_early=len(history) < config.epochs,
+        train_time_s=time.perf_counter() - started,
+    )
+
+
+def _raise_if_diverged(history: pd.DataFrame) -> None:
+    if history.empty:
+        return
+    loss = history["loss"].iloc[-1] if "loss" in history else float("nan")
+    if not math.isfinite(loss):
+        raise TrainingFailed(
+            f"the training loss became {loss} in epoch {len(history)}, so training stopped",
+            fix="lower train.optimizer.learning_rate, check the data for extreme values, "
+            "or standardize the features",
+        )
+
+
+def evaluate(model: keras.Model, dataset, prefix: str) -> dict[str, float]:
+    results = model.evaluate(dataset, verbose=0, return_dict=True)
+    return {f"{prefix}{name}": float(value) for name, value in results.items()}

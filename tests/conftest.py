@@ -1,0 +1,72 @@
+"""Shared fixtures: run folders go to a temp dir, and tiny real data sets built on the spot."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = ROOT / "configs"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(autouse=True)
+def output_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every run a test makes lands in its own temp folder, never in the repo's outputs/."""
+    out = tmp_path / "outputs"
+    monkeypatch.setenv("DLRUN_OUTPUT_DIR", str(out))
+    return out
+
+
+def write_idx(path: Path, array: np.ndarray) -> Path:
+    """An IDX file (gzipped when the name ends in .gz) holding `array` as unsigned bytes."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        int(n).to_bytes(4, "big") for n in array.shape
+    )
+    payload = header + array.astype(np.uint8).tobytes()
+    path.write_bytes(gzip.compress(payload) if path.suffix == ".gz" else payload)
+    return path
+
+
+@pytest.fixture
+def tiny_images(tmp_path: Path) -> dict[str, Path]:
+    """120 8x8 'images' of 3 classes whose mean brightness gives the class away."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 40)
+    images = rng.integers(0, 60, size=(120, 8, 8)) + labels[:, None, None] * 80
+    return {
+        "images": write_idx(tmp_path / "images-idx3-ubyte.gz", images),
+        "labels": write_idx(tmp_path / "labels-idx1-ubyte.gz", labels),
+    }
+
+
+@pytest.fixture
+def tiny_table(tmp_path: Path) -> Path:
+    """A 200-row CSV: y = 3*a - 2*b + 1 plus noise, a text column and a binary class."""
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=200), rng.normal(size=200)
+    table = pd.DataFrame(
+        {
+            "a": a,
+            "b": b,
+            "colour": rng.choice(["red", "green", "blue"], size=200),
+            "y": 3 * a - 2 * b + 1 + rng.normal(scale=0.1, size=200),
+            "label": np.where(a + b > 0, "yes", "no"),
+        }
+    )
+    path = tmp_path / "table.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
+def write_config(tmp_path: Path, text: str, name: str = "config.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
