@@ -91,7 +91,10 @@ def version_callback(value: bool) -> None:
 @app.callback()
 def main(
     version: Annotated[
-        bool, typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version.")
+        bool,
+        typer.Option(
+            "--version", callback=version_callback, is_eager=True, help="Show the version."
+        ),
     ] = False,
 ) -> None:
     """dlrun: YAML in, trained and evaluated Keras model out."""
@@ -119,7 +122,11 @@ def train(
     set_: SetOption = None,
     output_dir: Annotated[
         Path | None,
-        typer.Option("--output-dir", "-o", help="Root folder for run folders [env: DLRUN_OUTPUT_DIR; default: outputs]."),
+        typer.Option(
+            "--output-dir",
+            "-o",
+            help="Root folder for run folders [env: DLRUN_OUTPUT_DIR; default: outputs].",
+        ),
     ] = None,
     as_json: JsonOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
@@ -136,22 +143,40 @@ def train(
         from dlrun.training.progress import RichProgress
 
         visible_devices()
+    import keras
+
+    # Keras's own messages (downloads, "Invalid loss") go to logging, not to stdout, which
+    # belongs to the summary or the one `--json` line.
+    keras.config.disable_interactive_logging()
 
     show = not (quiet or as_json)
     callbacks = [RichProgress(err)] if show else []
     if show:
-        err.print(f"training [bold]{experiment.name}[/] ({experiment.model.type} on "
-                  f"{experiment.data.source})", markup=True)
+        err.print(
+            f"training [bold]{experiment.name}[/] ({experiment.model.type} on "
+            f"{experiment.data.source})",
+            markup=True,
+        )
     outcome = guarded(
         lambda: run_experiment(
-            experiment, output_dir=output_dir, command=sys.argv, config_path=config,
+            experiment,
+            output_dir=output_dir,
+            command=sys.argv,
+            config_path=config,
             callbacks=callbacks,
         ),
         as_json,
     )
     if as_json:
-        print(json.dumps({"run_dir": str(outcome.run_dir), "status": outcome.status,
-                          "metrics": outcome.metrics}))
+        print(
+            json.dumps(
+                {
+                    "run_dir": str(outcome.run_dir),
+                    "status": outcome.status,
+                    "metrics": outcome.metrics,
+                }
+            )
+        )
     elif not quiet:
         out.print(summary_table(outcome.metrics))
         out.print(f"run folder: {outcome.run_dir}", markup=False)
@@ -164,7 +189,10 @@ def summary_table(metrics: dict[str, Any]) -> Table:
     for column in ("metric", "train", "validation", "test", "baseline (test)"):
         table.add_column(column, justify="left" if column == "metric" else "right")
     for name in names:
-        cells = [metrics.get(key) for key in (name, f"val_{name}", f"test_{name}", f"baseline_test_{name}")]
+        cells = [
+            metrics.get(key)
+            for key in (name, f"val_{name}", f"test_{name}", f"baseline_test_{name}")
+        ]
         table.add_row(name, *("" if v is None else f"{v:.4g}" for v in cells))
     table.caption = (
         f"{metrics.get('epochs_run')} epochs in {metrics.get('train_time_s')} s, weights of epoch "

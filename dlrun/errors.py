@@ -63,7 +63,9 @@ def did_you_mean(received: str, known: Iterable[str]) -> str:
     return f" Did you mean '{matches[0]}'?" if matches else ""
 
 
-def unknown_name_error(kind: str, received: str, known: Iterable[str], **kwargs: str) -> ConfigError:
+def unknown_name_error(
+    kind: str, received: str, known: Iterable[str], **kwargs: str
+) -> ConfigError:
     """The error for a name that is not in a list of known names (registries, Keras lookups)."""
     known = sorted(known)
     return ConfigError(

@@ -55,7 +55,9 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def resolve_defaults(config: ExperimentConfig, loss: str, metrics: list[str], task: str) -> ExperimentConfig:
+def resolve_defaults(
+    config: ExperimentConfig, loss: str, metrics: list[str], task: str
+) -> ExperimentConfig:
     """The config as it was really run: task-dependent defaults written in."""
     resolved = config.model_copy(deep=True)
     resolved.train.loss = loss
@@ -90,7 +92,9 @@ def run_experiment(
     model = build_model(config.model, spec)
     width = int(model.output_shape[-1])
     loss = config.train.loss or default_loss(spec, width)
-    metric_names = config.train.metrics if config.train.metrics is not None else default_metrics(spec)
+    metric_names = (
+        config.train.metrics if config.train.metrics is not None else default_metrics(spec)
+    )
 
     pipelines = build_pipelines(splits, config.train.batch_size, config.seed)
     total_steps = config.train.epochs * pipelines.steps_per_epoch
@@ -108,14 +112,22 @@ def run_experiment(
     run.start(to_yaml(resolved), _run_info(config, splits, command, config_path), spec.to_dict())
     try:
         result = trainer.fit(
-            model, pipelines, config.train,
-            train_size=len(splits.train), class_weight=weights, stopper=stopper,
-            callbacks=callbacks or [], on_epoch_end=run.write_history,
+            model,
+            pipelines,
+            config.train,
+            train_size=len(splits.train),
+            class_weight=weights,
+            stopper=stopper,
+            callbacks=callbacks or [],
+            on_epoch_end=run.write_history,
         )
         test = trainer.evaluate(model, pipelines.test, prefix="test_")
         baseline = naive_baseline(spec, splits.train.y, loss, width)
         baseline_test = evaluate_baseline(
-            baseline, spec.input_shape, trainer.compile_arguments(loss, metric_names), pipelines.test
+            baseline,
+            spec.input_shape,
+            trainer.compile_arguments(loss, metric_names),
+            pipelines.test,
         )
         metrics = {
             **final_metrics(result.history, result.kept_epoch, test, {}),
@@ -139,9 +151,13 @@ def run_experiment(
         raise
     except Exception as error:
         run.write_text(runs.ERROR_LOG, traceback.format_exc())
-        failure = error if isinstance(error, TrainingFailed) else TrainingFailed(
-            f"training failed: {type(error).__name__}: {error}",
-            fix=f"see {run.path / runs.ERROR_LOG} for the traceback",
+        failure = (
+            error
+            if isinstance(error, TrainingFailed)
+            else TrainingFailed(
+                f"training failed: {type(error).__name__}: {error}",
+                fix=f"see {run.path / runs.ERROR_LOG} for the traceback",
+            )
         )
         run.finish(runs.FAILED, error=failure.describe())
         failure.run_dir = run.path

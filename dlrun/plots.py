@@ -8,8 +8,8 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; never open a window
 
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import pandas as pd
+from matplotlib.figure import Figure
 
 # history.csv columns that are bookkeeping, not curves.
 NOT_CURVES = {"epoch", "epoch_time_s", "samples_per_s", "learning_rate"}
@@ -31,7 +31,9 @@ def curve_figure(history: pd.DataFrame, name: str, title: str) -> Figure:
     epochs = history["epoch"]
     axes.plot(epochs, history[name], marker="o", markersize=3, label=f"train {name}")
     if f"val_{name}" in history:
-        axes.plot(epochs, history[f"val_{name}"], marker="o", markersize=3, label=f"validation {name}")
+        axes.plot(
+            epochs, history[f"val_{name}"], marker="o", markersize=3, label=f"validation {name}"
+        )
     axes.set_title(f"{title}: {name}")
     axes.set_xlabel("epoch")
     axes.set_ylabel(name)
@@ -45,4 +47,6 @@ def curve_figure(history: pd.DataFrame, name: str, title: str) -> Figure:
 
 def history_figures(history: pd.DataFrame, title: str) -> dict[str, Figure]:
     """{filename: figure}: loss.png and one PNG per metric, train against validation."""
-    return {plot_filename(name): curve_figure(history, name, title) for name in curve_names(history)}
+    return {
+        plot_filename(name): curve_figure(history, name, title) for name in curve_names(history)
+    }

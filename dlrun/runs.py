@@ -138,16 +138,27 @@ class RunFolder:
         self.write_json(DATA_FILE, data_info)
         self.write_json(
             RUN_FILE,
-            {"schema_version": SCHEMA_VERSION, "id": self.id, "status": RUNNING,
-             "started_at": now(), "ended_at": None, "pid": os.getpid(), **run_info},
+            {
+                "schema_version": SCHEMA_VERSION,
+                "id": self.id,
+                "status": RUNNING,
+                "started_at": now(),
+                "ended_at": None,
+                "pid": os.getpid(),
+                **run_info,
+            },
         )
 
     def finish(self, status: str, **fields: Any) -> None:
         info = self.read_json(RUN_FILE)
         ended = datetime.now(timezone.utc)
         started = datetime.fromisoformat(info["started_at"])
-        info.update(status=status, ended_at=ended.isoformat(timespec="seconds"),
-                    duration_s=round((ended - started).total_seconds(), 3), **fields)
+        info.update(
+            status=status,
+            ended_at=ended.isoformat(timespec="seconds"),
+            duration_s=round((ended - started).total_seconds(), 3),
+            **fields,
+        )
         self.write_json(RUN_FILE, info)
 
     def write_history(self, history: pd.DataFrame) -> None:

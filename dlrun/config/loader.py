@@ -50,6 +50,13 @@ def parse_override(override: str) -> tuple[list[str], Any]:
         raise ConfigError(f"--set {key}: the value is not valid YAML: {error}") from None
 
 
+def expand_short_forms(document: dict[str, Any]) -> None:
+    """`optimizer: adam` -> `optimizer: {name: adam}`, so overrides can reach inside it."""
+    train = document.get("train")
+    if isinstance(train, dict) and isinstance(train.get("optimizer"), str):
+        train["optimizer"] = {"name": train["optimizer"]}
+
+
 def apply_override(document: dict[str, Any], parts: list[str], value: Any) -> None:
     node: Any = document
     for depth, part in enumerate(parts[:-1]):
@@ -61,8 +68,15 @@ def apply_override(document: dict[str, Any], parts: list[str], value: Any) -> No
                 f"--set {'.'.join(parts)}: '{'.'.join(parts[:depth])}' is not a mapping",
                 received=node,
             )
-        if not isinstance(node.get(part), dict | list):
+        if node.get(part) is None:
             node[part] = {}
+        elif not isinstance(node[part], dict | list):
+            raise ConfigError(
+                f"--set {'.'.join(parts)}: '{'.'.join(parts[: depth + 1])}' holds a value, "
+                "not a mapping, so nothing can be set inside it",
+                received=node[part],
+                fix=f"set '{'.'.join(parts[: depth + 1])}' itself",
+            )
         node = node[part]
     last = parts[-1]
     if isinstance(node, list) and last.isdigit() and int(last) < len(node):
@@ -77,6 +91,7 @@ def load_config(path: Path | str, overrides: list[str] | tuple[str, ...] = ()) -
     """The validated config; every problem is reported at once in one `ConfigError`."""
     path = Path(path)
     document = read_yaml(path)
+    expand_short_forms(document)
     for override in overrides:
         apply_override(document, *parse_override(override))
     document.setdefault("name", path.stem)

@@ -32,7 +32,7 @@ class CosineSchedule(Params):
     warmup_steps: int = Field(0, ge=0)
 
 
-Schedule = Annotated[Union[ExponentialSchedule, CosineSchedule], Field(discriminator="type")]
+Schedule = Annotated[ExponentialSchedule | CosineSchedule, Field(discriminator="type")]
 
 
 class OptimizerConfig(Params):

@@ -23,7 +23,9 @@ def read_idx(path: Path) -> np.ndarray:
     """An IDX file (optionally gzipped) as a uint8 array of the shape its header declares."""
     if not path.is_file():
         raise DataError(
-            "data file not found", received=str(path), fix="check the path; it is relative to the config file"
+            "data file not found",
+            received=str(path),
+            fix="check the path; it is relative to the config file",
         )
     opener = gzip.open if path.suffix == ".gz" else open
     try:
@@ -77,7 +79,7 @@ class IdxParams(HeldOutParams):
 
 @sources.register("idx", IdxParams)
 def load_idx(params: IdxParams, seed: int) -> Splits:
-    """Images and labels in MNIST's IDX format; `test_split` is used when no test files are given."""
+    """MNIST-format IDX images and labels; `test_split` applies when no test files are given."""
     train = read_idx_pair(params.images, params.labels)
     test = None
     if params.test_images is not None and params.test_labels is not None:

@@ -7,9 +7,7 @@ Searched in order: $DLRUN_DATA_DIR (and a sub-folder named after the data set), 
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -43,8 +41,18 @@ IMAGE_SETS = {
         "fashion_mnist",
         ("fashion-mnist", "fashion_mnist"),
         Path("/usr/share/datasets/fashion-mnist"),
-        ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+        [
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ],
     ),
 }
 
@@ -80,9 +88,7 @@ def _load_from(folder: Path, image_set: KerasImageSet) -> tuple[Split, Split] | 
                 Split(arrays["x_train"], arrays["y_train"]),
                 Split(arrays["x_test"], arrays["y_test"]),
             )
-    found = {
-        part: [_idx_file(folder, stem) for stem in stems] for part, stems in IDX_FILES.items()
-    }
+    found = {part: [_idx_file(folder, stem) for stem in stems] for part, stems in IDX_FILES.items()}
     if all(path is not None for paths in found.values() for path in paths):
         train_images, train_labels = found["train"]
         test_images, test_labels = found["test"]
@@ -93,9 +99,7 @@ def _load_from(folder: Path, image_set: KerasImageSet) -> tuple[Split, Split] | 
 def _download(image_set: KerasImageSet) -> tuple[Split, Split]:
     import keras
 
-    # Keras reports the download on stdout, which `--json` keeps for its one line.
-    with contextlib.redirect_stdout(sys.stderr):
-        (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, image_set.name).load_data()
+    (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, image_set.name).load_data()
     return Split(x_train, y_train), Split(x_test, y_test)
 
 
@@ -114,7 +118,7 @@ def locate_and_load(image_set: KerasImageSet) -> tuple[Split, Split]:
             f"{image_set.name} was not found locally and could not be downloaded "
             f"({type(error).__name__}: {str(error).splitlines()[0][:160]}).\n"
             f"  searched:\n{places}",
-            expected=f"the four IDX files ({names}) or {image_set.name}.npz in one of those folders",
+            expected=f"the four IDX files ({names}) or {image_set.name}.npz in one of them",
             fix=f"put the files in a folder and set {DATA_DIR_ENV}=/that/folder, or go online once "
             f"so Keras caches them; for a single pair of IDX files use `source: idx`",
         ) from None

@@ -22,7 +22,9 @@ class Pipelines:
     steps_per_epoch: int
 
 
-def to_dataset(split: Split, batch_size: int, *, shuffle_seed: int | None = None) -> tf.data.Dataset:
+def to_dataset(
+    split: Split, batch_size: int, *, shuffle_seed: int | None = None
+) -> tf.data.Dataset:
     x, y = tf.constant(split.x), tf.constant(split.y)
     rows = tf.data.Dataset.range(len(split))
     if shuffle_seed is not None:

@@ -58,7 +58,8 @@ def _check_columns(table: pd.DataFrame, params: CsvParams) -> list[str]:
         for name in names:
             if name not in columns:
                 raise DataError(
-                    f"{key}: column '{name}' is not in {params.path.name}.{did_you_mean(name, columns)}",
+                    f"{key}: column '{name}' is not in {params.path.name}."
+                    f"{did_you_mean(name, columns)}",
                     expected=f"one of the columns: {', '.join(columns)}",
                 )
     features = params.features or [c for c in columns if c != params.target]
@@ -69,7 +70,8 @@ def _check_columns(table: pd.DataFrame, params: CsvParams) -> list[str]:
         if missing.any():
             rows = ", ".join(str(i) for i in np.flatnonzero(missing)[:5])
             raise DataError(
-                f"{params.path.name}: {int(missing.sum())} rows have empty {what} (first data rows: {rows})",
+                f"{params.path.name}: {int(missing.sum())} rows have empty {what} "
+                f"(first data rows: {rows})",
                 fix="fill or drop those rows before training",
             )
     return features
@@ -100,7 +102,9 @@ def _encode_features(
     return np.concatenate(blocks, axis=1), names, categories
 
 
-def _encode_target(target: pd.Series, task: Task, params: CsvParams) -> tuple[np.ndarray, list[str] | None]:
+def _encode_target(
+    target: pd.Series, task: Task, params: CsvParams
+) -> tuple[np.ndarray, list[str] | None]:
     if task == "classification":
         classes, y = np.unique(target.astype(str).to_numpy(), return_inverse=True)
         return y.astype(np.int64), [str(c) for c in classes]
@@ -138,7 +142,8 @@ def load_csv(params: CsvParams, seed: int) -> Splits:
         mean, std = column_stats(x[train.x][:, numeric])
         x[:, numeric] = (x[:, numeric] - mean) / std
         preprocessing["standardize"] = {
-            names[i]: {"mean": float(m), "std": float(s)} for i, m, s in zip(numeric, mean, std)
+            names[i]: {"mean": float(m), "std": float(s)}
+            for i, m, s in zip(numeric, mean, std, strict=True)
         }
     x = x.astype(np.float32)
 

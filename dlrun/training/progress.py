@@ -43,7 +43,9 @@ class RichProgress(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         self._stop()
-        self.console.print(f"epoch {epoch + 1}/{self.params.get('epochs')}  {format_logs(logs or {})}")
+        self.console.print(
+            f"epoch {epoch + 1}/{self.params.get('epochs')}  {format_logs(logs or {})}"
+        )
 
     def on_train_end(self, logs=None) -> None:
         self._stop()

@@ -47,7 +47,9 @@ def compile_arguments(loss: str, metrics: list[str]) -> dict[str, Any]:
     keras_names.loss(loss)
     return {
         "loss": loss,
-        "metrics": [keras_names.metric(name, f"train.metrics[{i}]") for i, name in enumerate(metrics)],
+        "metrics": [
+            keras_names.metric(name, f"train.metrics[{i}]") for i, name in enumerate(metrics)
+        ],
     }
 
 
@@ -118,7 +120,9 @@ class EpochRecorder(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         seconds = time.perf_counter() - self._started
         row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
-        row.update(epoch_time_s=round(seconds, 4), samples_per_s=round(self.train_size / seconds, 1))
+        row.update(
+            epoch_time_s=round(seconds, 4), samples_per_s=round(self.train_size / seconds, 1)
+        )
         self.rows.append(row)
         self.on_epoch_end_hook(self.history())
 
@@ -147,7 +151,12 @@ def fit(
     on_epoch_end: Callable[[pd.DataFrame], None],
 ) -> TrainingResult:
     recorder = EpochRecorder(train_size, on_epoch_end)
-    every = [recorder, keras.callbacks.TerminateOnNaN(), *([stopper] if stopper else []), *callbacks]
+    every = [
+        recorder,
+        keras.callbacks.TerminateOnNaN(),
+        *([stopper] if stopper else []),
+        *callbacks,
+    ]
     started = time.perf_counter()
     model.fit(
         pipelines.train,
@@ -155,11 +164,14 @@ def fit(
         epochs=config.epochs,
         class_weight=class_weight,
         callbacks=every,
+        shuffle=False,  # the pipeline shuffles, seeded
         verbose=0,
     )
     history = recorder.history()
     _raise_if_diverged(history)
-    restored = isinstance(stopper, keras.callbacks.EarlyStopping) and stopper.best_weights is not None
+    restored = (
+        isinstance(stopper, keras.callbacks.EarlyStopping) and stopper.best_weights is not None
+    )
     kept = stopper.best_epoch + 1 if restored and stopper.restore_best_weights else len(history)
     return TrainingResult(
         history=history,

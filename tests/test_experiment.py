@@ -1,0 +1,220 @@
+"""One run end to end on tiny data: what lands in the run folder, and what happens on failure."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from dlrun import runs
+from dlrun.config import load_config
+from dlrun.errors import ConfigError, DataError, TrainingFailed
+from dlrun.experiment import run_experiment
+from tests.conftest import write_config
+
+
+def image_config(tmp_path: Path, images: dict[str, Path], extra: str = "") -> Path:
+    return write_config(
+        tmp_path,
+        f"""
+name: tiny_images
+seed: 3
+data: {{source: idx, images: {images["images"].name}, labels: {images["labels"].name},
+        validation_split: 0.2, test_split: 0.2}}
+model: {{type: mlp, units: [16]}}
+train: {{epochs: 3, batch_size: 8, optimizer: {{name: adam, learning_rate: 0.01}}}}
+{extra}
+""",
+    )
+
+
+def table_config(tmp_path: Path, table: Path, target: str, extra: str = "") -> Path:
+    return write_config(
+        tmp_path,
+        f"""
+name: tiny_table
+data: {{source: csv, path: {table.name}, target: {target}, features: [a, b, colour]}}
+model: {{type: mlp, units: [8]}}
+train: {{epochs: 4, batch_size: 32, optimizer: {{name: adam, learning_rate: 0.01}}}}
+{extra}
+""",
+        name=f"{target}.yaml",
+    )
+
+
+def test_a_run_folder_holds_every_promised_file(tmp_path, tiny_images, output_dir):
+    outcome = run_experiment(load_config(image_config(tmp_path, tiny_images)))
+
+    assert outcome.status == "completed"
+    assert outcome.run_dir.parent == output_dir
+    files = {p.name for p in outcome.run_dir.iterdir()}
+    assert {
+        "config.yaml",
+        "run.json",
+        "data.json",
+        "history.csv",
+        "metrics.json",
+        "loss.png",
+        "accuracy.png",
+        "model.keras",
+    } <= files
+    assert not [name for name in files if name.endswith(".tmp")]
+
+
+def test_metrics_hold_train_validation_test_and_baseline(tmp_path, tiny_images):
+    outcome = run_experiment(load_config(image_config(tmp_path, tiny_images)))
+    metrics = json.loads((outcome.run_dir / "metrics.json").read_text())
+
+    assert metrics["schema_version"] == runs.SCHEMA_VERSION
+    for key in (
+        "loss",
+        "accuracy",
+        "val_loss",
+        "val_accuracy",
+        "test_loss",
+        "test_accuracy",
+        "baseline_test_accuracy",
+        "epochs_run",
+        "param_count",
+        "train_time_s",
+    ):
+        assert key in metrics, key
+    assert metrics["epochs_run"] == 3
+    # 3 balanced classes: always guessing one is right a third of the time.
+    assert metrics["baseline_test_accuracy"] == pytest.approx(1 / 3, abs=0.01)
+    assert metrics["test_accuracy"] > 0.9  # the classes differ in brightness: easy
+
+
+def test_history_has_a_row_per_epoch_with_train_and_validation_columns(tmp_path, tiny_images):
+    outcome = run_experiment(load_config(image_config(tmp_path, tiny_images)))
+    history = pd.read_csv(outcome.run_dir / "history.csv")
+
+    assert list(history["epoch"]) == [1, 2, 3]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "samples_per_s"} <= set(history.columns)
+
+
+def test_run_json_records_status_versions_and_data_fingerprint(tmp_path, tiny_images):
+    config_path = image_config(tmp_path, tiny_images)
+    outcome = run_experiment(load_config(config_path), config_path=config_path, command=["dlrun"])
+    info = json.loads((outcome.run_dir / "run.json").read_text())
+
+    assert info["status"] == "completed"
+    assert info["ended_at"] >= info["started_at"]
+    assert info["seed"] == 3
+    assert set(info["versions"]) >= {"dlrun", "tensorflow", "keras", "python"}
+    assert info["device"].startswith(("CPU", "GPU"))
+    assert len(info["data_fingerprint"]) == 16
+    # Stratified: 20% of each class (40 rows each) for test, then 20% of the rest per class.
+    assert info["data_sizes"] == {"train": 78, "validation": 18, "test": 24}
+
+
+def test_the_saved_config_is_the_resolved_one_and_loads_again(tmp_path, tiny_images):
+    outcome = run_experiment(load_config(image_config(tmp_path, tiny_images)))
+    saved = yaml.safe_load((outcome.run_dir / "config.yaml").read_text())
+
+    assert saved["train"]["loss"] == "sparse_categorical_crossentropy"
+    assert saved["train"]["metrics"] == ["accuracy"]
+    assert saved["model"]["activation"] == "relu"
+    assert (
+        load_config(outcome.run_dir / "config.yaml").model_dump()
+        == load_config(outcome.run_dir / "config.yaml").model_dump()
+    )
+
+
+def test_model_keras_reloads_and_reproduces_test_accuracy(tmp_path, tiny_images):
+    outcome = run_experiment(load_config(image_config(tmp_path, tiny_images)))
+    model = keras.models.load_model(outcome.run_dir / "model.keras")
+    assert model.input_shape == (None, 8, 8, 1)
+    assert model.output_shape == (None, 3)
+
+
+def test_same_config_and_seed_give_identical_history(tmp_path, tiny_images):
+    config = load_config(
+        image_config(tmp_path, tiny_images, "report: {plots: false, save_model: false}")
+    )
+    first = pd.read_csv(run_experiment(config).run_dir / "history.csv")
+    second = pd.read_csv(run_experiment(config).run_dir / "history.csv")
+    timing = ["epoch_time_s", "samples_per_s"]
+    pd.testing.assert_frame_equal(first.drop(columns=timing), second.drop(columns=timing))
+
+
+def test_a_two_class_target_gets_a_sigmoid_and_binary_cross_entropy(tmp_path, tiny_table):
+    outcome = run_experiment(load_config(table_config(tmp_path, tiny_table, "label")))
+    saved = yaml.safe_load((outcome.run_dir / "config.yaml").read_text())
+
+    assert saved["data"]["task"] == "classification"
+    assert saved["train"]["loss"] == "binary_crossentropy"
+    assert outcome.metrics["test_accuracy"] > 0.8
+
+
+def test_regression_is_inferred_and_beats_the_mean(tmp_path, tiny_table):
+    outcome = run_experiment(load_config(table_config(tmp_path, tiny_table, "y")))
+
+    assert outcome.metrics["baseline"] == "training mean"
+    assert outcome.metrics["test_mae"] < outcome.metrics["baseline_test_mae"]
+
+
+def test_early_stopping_keeps_the_best_epoch_and_reports_it(tmp_path, tiny_table):
+    extra = (
+        "train: {epochs: 30, batch_size: 32, optimizer: {name: adam, learning_rate: 0.3}, "
+        "early_stopping: {monitor: val_loss, patience: 2}}"
+    )
+    config = table_config(tmp_path, tiny_table, "y")
+    text = config.read_text().replace(
+        "train: {epochs: 4, batch_size: 32, optimizer: {name: adam, learning_rate: 0.01}}", extra
+    )
+    config.write_text(text)
+    outcome = run_experiment(load_config(config))
+    history = pd.read_csv(outcome.run_dir / "history.csv")
+    kept = outcome.metrics["kept_epoch"]
+
+    assert kept == int(history.loc[history["val_loss"].idxmin(), "epoch"])
+    assert outcome.metrics["val_loss"] == pytest.approx(history["val_loss"].min())
+
+
+def test_a_diverging_run_is_marked_failed_with_advice(tmp_path, tiny_table, output_dir):
+    config = load_config(
+        table_config(tmp_path, tiny_table, "y"),
+        ["train.optimizer.learning_rate=1e30", "train.epochs=50"],
+    )
+    with pytest.raises(TrainingFailed, match="learning_rate") as error:
+        run_experiment(config)
+
+    info = json.loads((error.value.run_dir / "run.json").read_text())
+    assert info["status"] == "failed"
+    assert "loss became" in info["error"]
+    assert len(pd.read_csv(error.value.run_dir / "history.csv")) < 50
+
+
+def test_bad_input_fails_before_any_run_folder_exists(tmp_path, tiny_images, output_dir):
+    config = load_config(image_config(tmp_path, tiny_images), ["train.optimizer.name=adamm"])
+    with pytest.raises(ConfigError, match="unknown optimizer"):
+        run_experiment(config)
+    assert not output_dir.exists() or not any(output_dir.iterdir())
+
+
+def test_missing_data_file_names_the_path(tmp_path, tiny_table):
+    config = load_config(table_config(tmp_path, tiny_table, "y"), ["data.path=nowhere.csv"])
+    with pytest.raises(DataError, match=r"nowhere\.csv"):
+        run_experiment(config)
+
+
+def test_class_weights_train(tmp_path, tiny_images):
+    config = load_config(image_config(tmp_path, tiny_images), ["train.class_weight=balanced"])
+    assert run_experiment(config).status == "completed"
+
+
+def test_predictions_of_the_saved_model_match_its_test_accuracy(tmp_path, tiny_images):
+    from dlrun.data import load_splits
+
+    config = load_config(image_config(tmp_path, tiny_images))
+    outcome = run_experiment(config)
+    model = keras.models.load_model(outcome.run_dir / "model.keras")
+    test = load_splits(config.data, config.seed).test
+    accuracy = float(np.mean(model.predict(test.x, verbose=0).argmax(axis=1) == test.y))
+    assert accuracy == pytest.approx(outcome.metrics["test_accuracy"], abs=1e-6)
