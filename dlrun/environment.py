@@ -55,7 +55,10 @@ def fingerprint(*arrays: np.ndarray) -> str:
     digest = hashlib.sha256()
     for array in arrays:
         digest.update(str((array.shape, array.dtype.str)).encode())
-        digest.update(np.ascontiguousarray(array).tobytes())
+        if array.dtype == object:  # text: hash the strings, not the pointers to them
+            digest.update("\x00".join(map(str, array.ravel())).encode())
+        else:
+            digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()[:16]
 
 

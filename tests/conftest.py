@@ -14,6 +14,18 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
+# What a completed classification run folder holds, as README.md promises.
+CLASSIFICATION_RUN_FILES = {
+    "config.yaml",
+    "run.json",
+    "data.json",
+    "history.csv",
+    "metrics.json",
+    "loss.png",
+    "accuracy.png",
+    "model.keras",
+}
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 

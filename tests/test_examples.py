@@ -20,23 +20,12 @@ import pytest
 from dlrun.config import load_config
 from dlrun.experiment import run_experiment
 from dlrun.runs import HISTORY_FILE, METRICS_FILE, MODEL_FILE
-from tests.conftest import CONFIGS, SHARED_DATA
+from tests.conftest import CLASSIFICATION_RUN_FILES, CONFIGS, SHARED_DATA
 
 needs_shared_data = pytest.mark.skipif(
     not SHARED_DATA.is_dir(), reason="../shared/data is not beside the repository"
 )
 pytestmark = pytest.mark.slow
-
-RUN_FILES = {
-    "config.yaml",
-    "run.json",
-    "data.json",
-    "history.csv",
-    "metrics.json",
-    "loss.png",
-    "accuracy.png",
-    "model.keras",
-}
 
 
 @needs_shared_data
@@ -65,7 +54,7 @@ def test_fashion_mnist_mlp_through_the_cli_reaches_84_percent_in_2_epochs(output
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)
     assert report["metrics"]["test_accuracy"] >= 0.84
-    assert {p.name for p in Path(report["run_dir"]).iterdir()} >= RUN_FILES
+    assert {p.name for p in Path(report["run_dir"]).iterdir()} >= CLASSIFICATION_RUN_FILES
 
 
 def test_mnist_without_any_local_file_exits_2_naming_where_it_looked(tmp_path):
@@ -117,3 +106,47 @@ def test_cereal_linear_learns_readable_weights_close_to_least_squares():
     metrics = json.loads((outcome.run_dir / METRICS_FILE).read_text())
     assert metrics["test_mae"] < metrics["baseline_test_mae"]
     assert len(pd.read_csv(outcome.run_dir / HISTORY_FILE)) == config.train.epochs
+
+
+def test_sms_spam_lstm_reaches_97_percent_and_predicts_from_raw_strings():
+    import tensorflow as tf
+
+    outcome = run_experiment(load_config(CONFIGS / "sms_spam_lstm.yaml"))
+    metrics = outcome.metrics
+    precision, recall = metrics["test_precision"], metrics["test_recall"]
+    assert metrics["test_accuracy"] >= 0.97
+    assert 2 * precision * recall / (precision + recall) >= 0.88  # spam F1
+    assert metrics["baseline_test_accuracy"] == pytest.approx(0.866, abs=0.005)
+
+    model = keras.models.load_model(outcome.run_dir / MODEL_FILE)
+    texts = tf.constant(
+        [
+            ["WINNER!! You have won a free prize, call 09061701461 now to claim"],
+            ["Are we still meeting for lunch tomorrow?"],
+        ]
+    )
+    spam, ham = model.predict(texts, verbose=0)[:, 0]
+    assert spam > 0.5 > ham
+
+
+def test_airline_lstm_beats_the_naive_forecasts_in_original_units():
+    config = load_config(CONFIGS / "airline_lstm.yaml")
+    outcome = run_experiment(config)
+    assert outcome.metrics["test_mae"] < outcome.metrics["baseline_test_mae"]
+
+    from dlrun.data import load_splits
+
+    test = load_splits(config.data, config.seed).test
+    last_value_mae = float(np.mean(np.abs(test.x[:, -1, 0] - test.y)))
+    assert outcome.metrics["test_mae"] < last_value_mae
+    predictions = keras.models.load_model(outcome.run_dir / MODEL_FILE).predict(test.x, verbose=0)
+    assert 300 < float(predictions.mean()) < 700  # passengers (thousands), not standardised units
+    assert float(np.mean(np.abs(predictions[:, 0] - test.y))) == pytest.approx(
+        outcome.metrics["test_mae"], rel=1e-4
+    )
+
+
+def test_stock_lstm_runs_and_reports_the_naive_forecast():
+    outcome = run_experiment(load_config(CONFIGS / "stock_lstm.yaml"))
+    assert outcome.metrics["baseline"] == "naive forecast (last observed value)"
+    assert np.isfinite(outcome.metrics["test_mae"])

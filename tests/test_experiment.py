@@ -15,7 +15,7 @@ from dlrun import runs
 from dlrun.config import load_config
 from dlrun.errors import ConfigError, DataError, TrainingFailed
 from dlrun.experiment import run_experiment
-from tests.conftest import write_config
+from tests.conftest import CLASSIFICATION_RUN_FILES, write_config
 
 
 def image_config(tmp_path: Path, images: dict[str, Path], extra: str = "") -> Path:
@@ -53,16 +53,7 @@ def test_a_run_folder_holds_every_promised_file(tmp_path, tiny_images, output_di
     assert outcome.status == "completed"
     assert outcome.run_dir.parent == output_dir
     files = {p.name for p in outcome.run_dir.iterdir()}
-    assert {
-        "config.yaml",
-        "run.json",
-        "data.json",
-        "history.csv",
-        "metrics.json",
-        "loss.png",
-        "accuracy.png",
-        "model.keras",
-    } <= files
+    assert files >= CLASSIFICATION_RUN_FILES
     assert not [name for name in files if name.endswith(".tmp")]
 
 
@@ -218,3 +209,17 @@ def test_predictions_of_the_saved_model_match_its_test_accuracy(tmp_path, tiny_i
     test = load_splits(config.data, config.seed).test
     accuracy = float(np.mean(model.predict(test.x, verbose=0).argmax(axis=1) == test.y))
     assert accuracy == pytest.approx(outcome.metrics["test_accuracy"], abs=1e-6)
+
+
+def test_mixed_precision_keeps_the_output_float32_and_does_not_leak(tmp_path, tiny_images):
+    from dlrun.experiment import data_and_model
+
+    config = load_config(
+        image_config(tmp_path, tiny_images),
+        ["train.precision=mixed_bfloat16", "model={type: cnn, filters: [4], dense: [8]}"],
+    )
+    _, model = data_and_model(config)
+    assert model.get_layer("output").compute_dtype == "float32"
+    assert any(layer.compute_dtype == "bfloat16" for layer in model.layers)
+    assert keras.config.dtype_policy().name == "float32"
+    assert run_experiment(config).metrics["test_accuracy"] > 0.5

@@ -5,7 +5,14 @@ Sources are found by name in `sources`; each module below registers its own.
 
 from __future__ import annotations
 
-from dlrun.data import idx, keras_datasets, tabular  # noqa: F401  (registers the sources)
+from dlrun.data import (  # noqa: F401  (registers the sources)
+    idx,
+    image_dir,
+    keras_datasets,
+    series,
+    tabular,
+    text,
+)
 from dlrun.data.base import DataParams, DataSpec, Split, Splits
 from dlrun.data.registry import sources
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -11,6 +12,7 @@ from pydantic import Field
 from dlrun.params import Params
 
 Task = Literal["classification", "regression"]
+InputKind = Literal["table", "images", "text", "series"]
 
 
 class DataParams(Params):
@@ -39,29 +41,38 @@ class DataSpec:
 
     input_shape: tuple[int, ...]
     task: Task
+    input_kind: InputKind = "table"
     num_classes: int | None = None
     feature_names: list[str] | None = None
     class_names: list[str] | None = None
     target_mean: float | None = None
     """Regression only: the training targets' mean, where the output layer's bias starts."""
+    target_std: float | None = None
+    """Set when targets stay in original units and the model rescales its output (series)."""
+    vocabulary: list[str] | None = None
+    """Text only: the tokens adapted on the training split, in TextVectorization's order."""
+    sequence_length: int | None = None
+    """Text only: tokens per example after padding or truncation."""
+    input_mean: list[float] | None = None
+    input_std: list[float] | None = None
+    """Series only: per-feature statistics of the training part; the model normalises with them."""
+    naive_forecast_at: tuple[int, int] | None = None
+    """Series only: (step, feature) of the input window holding the naive forecast."""
+    residual_forecast: bool = False
+    """Series only: the model predicts the change from the naive forecast (target_mean and
+    target_std then describe that change)."""
     preprocessing: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {
-            "input_shape": list(self.input_shape),
-            "task": self.task,
-            "num_classes": self.num_classes,
-            "feature_names": self.feature_names,
-            "class_names": self.class_names,
-            "target_mean": self.target_mean,
-            "preprocessing": self.preprocessing,
-        }
+        return {**dataclasses.asdict(self), "input_shape": list(self.input_shape)}
 
 
 @dataclass(frozen=True)
 class Split:
     x: np.ndarray
     y: np.ndarray
+    times: np.ndarray | None = None
+    """Series only: the time of each target."""
 
     def __len__(self) -> int:
         return len(self.y)

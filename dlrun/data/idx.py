@@ -9,8 +9,8 @@ from typing import Literal
 import numpy as np
 from pydantic import model_validator
 
-from dlrun.data.base import HeldOutParams, Split, Splits
-from dlrun.data.images import image_splits
+from dlrun.data.base import Split, Splits
+from dlrun.data.images import HeldOutImageParams, image_splits
 from dlrun.data.registry import sources
 from dlrun.errors import DataError
 from dlrun.params import ConfigPath
@@ -63,7 +63,7 @@ def read_idx_pair(images: Path, labels: Path) -> Split:
     return Split(x, y)
 
 
-class IdxParams(HeldOutParams):
+class IdxParams(HeldOutImageParams):
     source: Literal["idx"] = "idx"
     images: ConfigPath
     labels: ConfigPath

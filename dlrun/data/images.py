@@ -2,10 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
+from pydantic import Field
 
 from dlrun.data.base import DataParams, DataSpec, HeldOutParams, Split, Splits
 from dlrun.data.split import carve, limit
+from dlrun.params import Params
+
+
+class AugmentConfig(Params):
+    """Random changes applied to training batches only (never to validation or test)."""
+
+    flip: Literal["horizontal", "vertical", "horizontal_and_vertical"] | None = None
+    rotation: float = Field(0.0, ge=0.0, le=1.0, description="Max rotation, fraction of 2 pi.")
+    zoom: float = Field(0.0, ge=0.0, lt=1.0, description="Max zoom in or out, fraction of size.")
+    translation: float = Field(0.0, ge=0.0, lt=1.0, description="Max shift, fraction of size.")
+
+
+class ImageParams(DataParams):
+    """Params every image source accepts."""
+
+    augment: AugmentConfig | None = Field(None, description="Training-time augmentation.")
+
+
+class HeldOutImageParams(ImageParams, HeldOutParams):
+    """Image sources without a test set of their own."""
 
 
 def _scaled(split: Split) -> Split:
@@ -34,6 +57,7 @@ def image_splits(
     spec = DataSpec(
         input_shape=(*train.x.shape[1:], 1) if train.x.ndim == 3 else train.x.shape[1:],
         task="classification",
+        input_kind="images",
         num_classes=num_classes,
         class_names=class_names or [str(i) for i in range(num_classes)],
         preprocessing={"scale": 1 / 255.0},

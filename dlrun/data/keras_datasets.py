@@ -16,7 +16,7 @@ import numpy as np
 
 from dlrun.data.base import DataParams, Split, Splits
 from dlrun.data.idx import read_idx_pair
-from dlrun.data.images import image_splits
+from dlrun.data.images import ImageParams, image_splits
 from dlrun.data.registry import sources
 from dlrun.errors import DataError
 
@@ -130,11 +130,11 @@ def _load_image_set(name: str, params: DataParams, seed: int) -> Splits:
     return image_splits(train, test, params, seed=seed, class_names=image_set.class_names)
 
 
-class MnistParams(DataParams):
+class MnistParams(ImageParams):
     source: Literal["mnist"] = "mnist"
 
 
-class FashionMnistParams(DataParams):
+class FashionMnistParams(ImageParams):
     source: Literal["fashion_mnist"] = "fashion_mnist"
 
 

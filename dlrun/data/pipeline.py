@@ -8,10 +8,15 @@ validation and test pipelines are cached.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import tensorflow as tf
 
 from dlrun.data.base import Split, Splits
+from dlrun.data.images import AugmentConfig
+
+if TYPE_CHECKING:
+    import keras
 
 
 @dataclass(frozen=True)
@@ -39,9 +44,34 @@ def to_dataset(
     return batches.prefetch(tf.data.AUTOTUNE)
 
 
-def build_pipelines(splits: Splits, batch_size: int, seed: int) -> Pipelines:
+def augmentation(config: AugmentConfig, seed: int) -> keras.Sequential:
+    import keras
+
+    layers = []
+    if config.flip:
+        layers.append(keras.layers.RandomFlip(config.flip, seed=seed))
+    if config.rotation:
+        layers.append(keras.layers.RandomRotation(config.rotation, seed=seed + 1))
+    if config.zoom:
+        layers.append(keras.layers.RandomZoom(config.zoom, seed=seed + 2))
+    if config.translation:
+        layers.append(
+            keras.layers.RandomTranslation(config.translation, config.translation, seed=seed + 3)
+        )
+    return keras.Sequential(layers, name="augment")
+
+
+def build_pipelines(
+    splits: Splits, batch_size: int, seed: int, augment: AugmentConfig | None = None
+) -> Pipelines:
+    train = to_dataset(splits.train, batch_size, shuffle_seed=seed)
+    if augment is not None:
+        augmenter = augmentation(augment, seed)
+        train = train.map(
+            lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE
+        ).prefetch(tf.data.AUTOTUNE)
     return Pipelines(
-        train=to_dataset(splits.train, batch_size, shuffle_seed=seed),
+        train=train,
         validation=to_dataset(splits.validation, batch_size) if splits.validation else None,
         test=to_dataset(splits.test, batch_size),
         steps_per_epoch=-(-len(splits.train) // batch_size),

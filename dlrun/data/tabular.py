@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -36,44 +37,51 @@ class CsvParams(HeldOutParams):
     delimiter: str = ","
 
 
-def read_table(params: CsvParams) -> pd.DataFrame:
-    if not params.path.is_file():
+def read_table(path: Path, delimiter: str) -> pd.DataFrame:
+    if not path.is_file():
         raise DataError(
             "data file not found",
-            received=str(params.path),
+            received=str(path),
             fix="check data.path; it is relative to the config file",
         )
     try:
-        table = pd.read_csv(params.path, sep=params.delimiter, skipinitialspace=True)
+        table = pd.read_csv(path, sep=delimiter, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise DataError(f"cannot parse {params.path} as CSV: {error}") from None
+        raise DataError(f"cannot parse {path} as CSV: {error}") from None
     table.columns = [str(column).strip() for column in table.columns]
     return table
 
 
-def _check_columns(table: pd.DataFrame, params: CsvParams) -> list[str]:
+def require_columns(table: pd.DataFrame, path: Path, wanted: dict[str, list[str]]) -> None:
+    """Each config key's columns exist in the table, else an error with the closest name."""
     columns = list(table.columns)
-    wanted = {"data.target": [params.target], "data.features": params.features or []}
     for key, names in wanted.items():
         for name in names:
             if name not in columns:
                 raise DataError(
-                    f"{key}: column '{name}' is not in {params.path.name}."
-                    f"{did_you_mean(name, columns)}",
+                    f"{key}: column '{name}' is not in {path.name}.{did_you_mean(name, columns)}",
                     expected=f"one of the columns: {', '.join(columns)}",
                 )
-    features = params.features or [c for c in columns if c != params.target]
+
+
+def require_complete(frame: pd.DataFrame, path: Path, what: str) -> None:
+    missing = frame.isna().any(axis=1)
+    if missing.any():
+        rows = ", ".join(str(i) for i in np.flatnonzero(missing)[:5])
+        raise DataError(
+            f"{path.name}: {int(missing.sum())} rows have empty {what} (first data rows: {rows})",
+            fix="fill or drop those rows before training",
+        )
+
+
+def _check_columns(table: pd.DataFrame, params: CsvParams) -> list[str]:
+    wanted = {"data.target": [params.target], "data.features": params.features or []}
+    require_columns(table, params.path, wanted)
+    features = params.features or [c for c in table.columns if c != params.target]
     if not features:
         raise DataError(f"{params.path.name} has no feature columns besides the target")
-    for frame, what in ((table[features], "features"), (table[[params.target]], "target")):
-        missing = frame.isna().any(axis=1)
-        if missing.any():
-            rows = ", ".join(str(i) for i in np.flatnonzero(missing)[:5])
-            raise DataError(
-                f"{params.path.name}: {int(missing.sum())} rows have empty {what} "
-                f"(first data rows: {rows})",
-                fix="fill or drop those rows before training",
-            )
+    require_complete(table[features], params.path, "features")
+    require_complete(table[[params.target]], params.path, "target")
     return features
 
 
@@ -102,9 +110,10 @@ def _encode_features(
     return np.concatenate(blocks, axis=1), names, categories
 
 
-def _encode_target(
-    target: pd.Series, task: Task, params: CsvParams
+def encode_target(
+    target: pd.Series, task: Task, column: str
 ) -> tuple[np.ndarray, list[str] | None]:
+    """Class indices (sorted class names) for classification, float32 values for regression."""
     if task == "classification":
         classes, y = np.unique(target.astype(str).to_numpy(), return_inverse=True)
         return y.astype(np.int64), [str(c) for c in classes]
@@ -112,8 +121,7 @@ def _encode_target(
     if y.isna().any():
         bad = target[y.isna()].iloc[0]
         raise DataError(
-            f"data.target: column '{params.target}' has non-numeric values, so it cannot be "
-            "regressed on",
+            f"data.target: column '{column}' has non-numeric values, so it cannot be regressed on",
             received=bad,
             fix="set data.task: classification, or clean the column",
         )
@@ -123,10 +131,10 @@ def _encode_target(
 @sources.register("csv", CsvParams)
 def load_csv(params: CsvParams, seed: int) -> Splits:
     """A CSV file: features and a target column, for regression or classification."""
-    table = read_table(params)
+    table = read_table(params.path, params.delimiter)
     features = _check_columns(table, params)
     task = params.task or infer_task(table[params.target])
-    y, class_names = _encode_target(table[params.target], task, params)
+    y, class_names = encode_target(table[params.target], task, params.target)
 
     stratify = task == "classification"
     rows = Split(np.arange(len(table)), y)  # row numbers, so encoding can see training rows only

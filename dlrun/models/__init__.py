@@ -8,7 +8,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dlrun.data.base import DataSpec
-from dlrun.models import mlp, sequential  # noqa: F401  (registers the models)
+from dlrun.models import (  # noqa: F401  (registers the models)
+    cnn,
+    mlp,
+    recurrent,
+    resnet,
+    sequential,
+    transformer,
+)
 from dlrun.models.base import ModelParams
 from dlrun.models.registry import models
 

@@ -17,23 +17,40 @@ def output_width(spec: DataSpec) -> int:
     return 1 if spec.num_classes == 2 else spec.num_classes
 
 
-def output_layer(spec: DataSpec) -> keras.layers.Layer:
+def apply_head(
+    spec: DataSpec, features: keras.KerasTensor, inputs: keras.KerasTensor | None = None
+) -> keras.KerasTensor:
+    """The task's output layer on top of `features` (float32 even under mixed precision).
+
+    A residual series forecast adds the naive forecast, read from the raw `inputs`.
+    """
     import keras
 
     width = output_width(spec)
-    bias = "zeros"
-    if spec.task == "regression":
-        activation = "linear"
-        # Starting at the mean target saves the many epochs a small learning rate needs to walk
-        # the bias there (wine quality ~5.6), which otherwise the hidden layers try to absorb.
-        if spec.target_mean is not None:
-            bias = keras.initializers.Constant(spec.target_mean)
-    else:
+    if spec.task == "classification":
         activation = "sigmoid" if width == 1 else "softmax"
-    # float32 even under mixed precision: softmax and losses need the range.
-    return keras.layers.Dense(
-        width, activation=activation, bias_initializer=bias, dtype="float32", name="output"
-    )
+        return keras.layers.Dense(width, activation=activation, dtype="float32", name="output")(
+            features
+        )
+    if spec.target_std is not None:
+        # Targets stay in original units; the network predicts standardised values and a fixed
+        # rescaling turns them back, so model.keras predicts in original units.
+        scaled = keras.layers.Dense(1, dtype="float32", name="output")(features)
+        value = keras.layers.Rescaling(
+            scale=spec.target_std, offset=spec.target_mean or 0.0, dtype="float32", name="unscale"
+        )(scaled)
+        if spec.residual_forecast and inputs is not None and spec.naive_forecast_at is not None:
+            from dlrun.models.layers import InputValue
+
+            naive = InputValue(*spec.naive_forecast_at, dtype="float32", name="naive_forecast")(
+                inputs
+            )
+            value = keras.layers.Add(dtype="float32", name="forecast")([naive, value])
+        return value
+    # Starting at the mean target saves the many epochs a small learning rate needs to walk
+    # the bias there (wine quality ~5.6), which otherwise the hidden layers try to absorb.
+    bias = keras.initializers.Constant(spec.target_mean or 0.0)
+    return keras.layers.Dense(1, bias_initializer=bias, dtype="float32", name="output")(features)
 
 
 def default_loss(spec: DataSpec, width: int) -> str:

@@ -8,7 +8,8 @@ from pydantic import Field, PositiveInt
 
 from dlrun.data.base import DataSpec
 from dlrun.models.base import RegularizedParams
-from dlrun.models.heads import output_layer
+from dlrun.models.heads import apply_head
+from dlrun.models.inputs import model_input, require
 from dlrun.models.registry import models
 
 if TYPE_CHECKING:
@@ -29,9 +30,11 @@ def build_mlp(params: MLPParams, spec: DataSpec) -> keras.Model:
 
     from dlrun import keras_names
 
+    require(spec, "mlp", "table", "images", "series")
     activation = keras_names.activation(params.activation, "model.activation")
-    inputs = keras.Input(shape=spec.input_shape, name="inputs")
-    x = keras.layers.Flatten()(inputs) if len(spec.input_shape) > 1 else inputs
+    inputs, x = model_input(spec)
+    if len(spec.input_shape) > 1:
+        x = keras.layers.Flatten()(x)
     for units in params.units:
         x = keras.layers.Dense(
             units,
@@ -43,4 +46,4 @@ def build_mlp(params: MLPParams, spec: DataSpec) -> keras.Model:
         x = keras.layers.Activation(activation)(x)
         if params.dropout:
             x = keras.layers.Dropout(params.dropout)(x)
-    return keras.Model(inputs, output_layer(spec)(x), name="mlp")
+    return keras.Model(inputs, apply_head(spec, x, inputs), name="mlp")

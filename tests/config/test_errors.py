@@ -8,6 +8,7 @@ import pytest
 from conftest import write_config
 
 from dlrun.config import load_config
+from dlrun.data import sources
 from dlrun.errors import ConfigError, DlrunError
 
 VALID_DATA = "data: {source: mnist}\n"
@@ -59,7 +60,7 @@ def test_unknown_model_type_suggests_the_closest_and_lists_all(tmp_path):
 def test_unknown_data_source_suggests_the_closest_and_lists_all(tmp_path):
     message = config_error(tmp_path, "data: {source: mnst}\n" + VALID_MODEL)
     assert "data.source: unknown data source 'mnst'. Did you mean 'mnist'?" in message
-    assert "Expected one of: csv, fashion_mnist, idx, mnist." in message
+    assert f"Expected one of: {', '.join(sources.names())}." in message
 
 
 def test_unknown_name_far_from_any_known_one_gets_no_suggestion(tmp_path):
@@ -71,7 +72,7 @@ def test_unknown_name_far_from_any_known_one_gets_no_suggestion(tmp_path):
 def test_missing_data_source_lists_the_known_sources(tmp_path):
     message = config_error(tmp_path, "data: {validation_split: 0.2}\n" + VALID_MODEL)
     assert "data.source: required key is missing." in message
-    assert "csv, fashion_mnist, idx, mnist" in message
+    assert ", ".join(sources.names()) in message
 
 
 def test_misspelt_key_inside_a_model_suggests_that_models_key(tmp_path):

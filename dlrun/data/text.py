@@ -1,0 +1,78 @@
+"""`text_csv`: a CSV with a text column, vectorised by a vocabulary adapted on training text only.
+
+The source hands the model raw strings and the vocabulary; the model holds the
+`TextVectorization` layer, so its saved `model.keras` predicts from raw text.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, PositiveInt
+
+from dlrun.data.base import DataSpec, HeldOutParams, Split, Splits, Task
+from dlrun.data.registry import sources
+from dlrun.data.split import carve, limit
+from dlrun.data.tabular import encode_target, read_table, require_columns, require_complete
+from dlrun.params import ConfigPath
+
+
+class TextCsvParams(HeldOutParams):
+    source: Literal["text_csv"] = "text_csv"
+    path: ConfigPath = Field(description="The CSV file, relative to the config file.")
+    text: str = Field(description="The column holding the text.")
+    target: str = Field(description="The column to predict.")
+    task: Task = "classification"
+    max_tokens: PositiveInt = Field(
+        20000, description="Vocabulary size, padding and [UNK] included."
+    )
+    sequence_length: PositiveInt = Field(100, description="Tokens per text (padded or cut).")
+    standardize: Literal["lower_and_strip_punctuation", "lower", "strip_punctuation"] | None = (
+        "lower_and_strip_punctuation"
+    )
+    delimiter: str = ","
+
+
+def adapt_vocabulary(texts: np.ndarray, params: TextCsvParams) -> list[str]:
+    import keras
+
+    vectorize = keras.layers.TextVectorization(
+        max_tokens=params.max_tokens,
+        standardize=params.standardize,
+        output_sequence_length=params.sequence_length,
+    )
+    vectorize.adapt(texts.ravel())
+    return [str(token) for token in vectorize.get_vocabulary()]
+
+
+@sources.register("text_csv", TextCsvParams)
+def load_text_csv(params: TextCsvParams, seed: int) -> Splits:
+    """Texts and labels from a CSV; the vocabulary comes from the training split only."""
+    table = read_table(params.path, params.delimiter)
+    require_columns(
+        table, params.path, {"data.text": [params.text], "data.target": [params.target]}
+    )
+    require_complete(table[[params.target]], params.path, "target")
+    texts = table[params.text].fillna("").astype(str).to_numpy(dtype=object)[:, None]
+    y, class_names = encode_target(table[params.target], params.task, params.target)
+
+    stratify = params.task == "classification"
+    everything = Split(texts, y)
+    rest, test = carve(everything, params.test_split, seed=seed, stratify=stratify)
+    rest = limit(rest, params.limit, seed=seed + 1, stratify=stratify)
+    train, validation = carve(rest, params.validation_split, seed=seed + 2, stratify=stratify)
+    assert test is not None
+    vocabulary = adapt_vocabulary(train.x, params)
+    spec = DataSpec(
+        input_shape=(1,),
+        task=params.task,
+        input_kind="text",
+        num_classes=len(class_names) if class_names else None,
+        class_names=class_names,
+        target_mean=None if class_names else float(np.mean(train.y)),
+        vocabulary=vocabulary,
+        sequence_length=params.sequence_length,
+        preprocessing={"standardize": params.standardize, "max_tokens": params.max_tokens},
+    )
+    return Splits(train=train, validation=validation, test=test, spec=spec)

@@ -1,0 +1,64 @@
+"""`image_dir` and augmentation: class folders of real image files, changed in training only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dlrun.config import load_config
+from dlrun.data import load_splits
+from dlrun.data.pipeline import build_pipelines
+from dlrun.errors import DataError
+from tests.conftest import write_config
+
+
+def image_folder(root, classes=("cats", "dogs"), per_class: int = 10):
+    rng = np.random.default_rng(0)
+    for index, name in enumerate(classes):
+        (root / "pictures" / name).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 50, size=(12, 10, 3)) + 150 * index
+            Image.fromarray(pixels.astype(np.uint8)).save(root / "pictures" / name / f"{i}.png")
+
+
+def folder_config(tmp_path, extra: str = ""):
+    return write_config(
+        tmp_path,
+        "data: {source: image_dir, path: pictures, image_size: [8, 8], test_split: 0.2, "
+        f"validation_split: 0.2{extra}}}\nmodel: {{type: cnn}}\n",
+    )
+
+
+def test_class_folders_become_labels_and_images_are_resized_and_scaled(tmp_path):
+    image_folder(tmp_path)
+    config = load_config(folder_config(tmp_path))
+    splits = load_splits(config.data, config.seed)
+    assert splits.spec.class_names == ["cats", "dogs"]
+    assert splits.spec.input_shape == (8, 8, 3)
+    assert sum(splits.sizes().values()) == 20
+    assert splits.train.x.min() >= 0.0 and splits.train.x.max() <= 1.0
+    bright = splits.train.x.reshape(len(splits.train), -1).mean(axis=1)
+    assert np.all((bright > 0.5) == (splits.train.y == 1))
+
+
+def test_a_folder_with_one_class_is_a_clear_error(tmp_path):
+    image_folder(tmp_path, classes=("cats",))
+    config = load_config(folder_config(tmp_path))
+    with pytest.raises(DataError, match=r"has 1 class sub-folder\(s\): cats"):
+        load_splits(config.data, config.seed)
+
+
+def test_augmentation_changes_training_batches_only(tmp_path):
+    image_folder(tmp_path)
+    config = load_config(
+        folder_config(tmp_path, ", augment: {flip: horizontal, rotation: 0.2, zoom: 0.2}")
+    )
+    splits = load_splits(config.data, config.seed)
+    pipelines = build_pipelines(splits, batch_size=64, seed=0, augment=config.data.augment)
+    train_x, _ = next(iter(pipelines.train))
+    test_x, _ = next(iter(pipelines.test))
+
+    assert train_x.shape == (len(splits.train), 8, 8, 3)
+    assert not np.allclose(np.sort(train_x.numpy().ravel()), np.sort(splits.train.x.ravel()))
+    np.testing.assert_array_equal(test_x.numpy(), splits.test.x)
