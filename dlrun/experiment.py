@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dlrun import environment, runs
+from dlrun import diagnostics, environment, runs
 from dlrun.config import ExperimentConfig, to_yaml
 from dlrun.data import Splits, load_splits
 from dlrun.data.pipeline import build_pipelines
@@ -75,6 +75,19 @@ def final_metrics(
     return {**kept, **test, **baseline}
 
 
+def data_and_model(config: ExperimentConfig) -> tuple[Splits, keras.Model]:
+    """The seeded data and the uncompiled model a config describes (what `summary` shows)."""
+    use_device(config.train.device)
+    seed_everything(config.seed, config.train.deterministic)
+    splits = load_splits(config.data, config.seed)
+    # The policy is read when layers are made; reset it so nothing else built later inherits it.
+    keras.config.set_dtype_policy(config.train.precision)
+    try:
+        return splits, build_model(config.model, splits.spec)
+    finally:
+        keras.config.set_dtype_policy("float32")
+
+
 def run_experiment(
     config: ExperimentConfig,
     *,
@@ -85,18 +98,16 @@ def run_experiment(
 ) -> RunOutcome:
     """Train, evaluate and record one run. Raises `DlrunError` before the run folder exists for
     bad input (nothing written), `TrainingFailed` after it (the folder says why)."""
-    use_device(config.train.device)
-    seed_everything(config.seed, config.train.deterministic)
-    splits = load_splits(config.data, config.seed)
+    splits, model = data_and_model(config)
     spec = splits.spec
-    model = build_model(config.model, spec)
     width = int(model.output_shape[-1])
     loss = config.train.loss or default_loss(spec, width)
     metric_names = (
         config.train.metrics if config.train.metrics is not None else default_metrics(spec)
     )
 
-    pipelines = build_pipelines(splits, config.train.batch_size, config.seed)
+    augment = getattr(config.data, "augment", None)
+    pipelines = build_pipelines(splits, config.train.batch_size, config.seed, augment)
     total_steps = config.train.epochs * pipelines.steps_per_epoch
     model.compile(
         optimizer=trainer.build_optimizer(config.train.optimizer, total_steps),
@@ -122,10 +133,18 @@ def run_experiment(
             on_epoch_end=run.write_history,
         )
         test = trainer.evaluate(model, pipelines.test, prefix="test_")
+        test_metrics, test_figures = diagnostics.diagnose(
+            spec.task,
+            splits.test.y,
+            model.predict(pipelines.test, verbose=0),
+            spec.class_names,
+            title=config.name,
+            target=getattr(config.data, "target", None),
+        )
         baseline = naive_baseline(spec, splits.train.y, loss, width)
         baseline_test = evaluate_baseline(
             baseline,
-            spec.input_shape,
+            spec,
             trainer.compile_arguments(loss, metric_names),
             pipelines.test,
         )
@@ -140,9 +159,13 @@ def run_experiment(
             "median_samples_per_s": float(np.median(result.history["samples_per_s"])),
             "param_count": int(model.count_params()),
         }
+        # Keras's own test values stay; diagnostics add per-class scores, AUC, R² and the like.
+        metrics.update({k: v for k, v in test_metrics.items() if k not in metrics})
         run.write_metrics(metrics)
         if config.report.plots:
             for filename, figure in history_figures(result.history, config.name).items():
+                run.save_figure(filename, figure)
+            for filename, figure in test_figures.items():
                 run.save_figure(filename, figure)
         if config.report.save_model:
             run.save_model(model)

@@ -186,3 +186,24 @@ def test_python_dash_m_dlrun_shows_the_version():
     result = dlrun("--version")
     assert result.returncode == 0
     assert result.stdout.startswith("dlrun ")
+
+
+def test_summary_prints_the_layers_and_parameter_count_without_training(
+    tmp_path, tiny_images, output_dir
+):
+    result = runner.invoke(app, ["summary", str(tiny_config(tmp_path, tiny_images)), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    # 8x8 inputs -> Dense 16 -> 3 classes: (64 + 1) * 16 + (16 + 1) * 3 parameters.
+    assert report["params"] == (64 + 1) * 16 + (16 + 1) * 3
+    assert [layer["class"] for layer in report["layers"]][-1] == "Dense"
+    assert not output_dir.exists()
+
+
+def test_a_model_that_cannot_read_the_data_is_exit_2(tmp_path, tiny_table):
+    config = write_config(
+        tmp_path, f"data: {{source: csv, path: {tiny_table}, target: y}}\nmodel: {{type: cnn}}\n"
+    )
+    result = runner.invoke(app, ["train", str(config)])
+    assert result.exit_code == 2
+    assert "model type 'cnn' needs images data, but the data source gives table" in result.stderr

@@ -1,7 +1,6 @@
-"""The `dlrun` command. The only module that prints or chooses exit codes.
+"""Commands that build or train models: validate, train, summary.
 
-Imports stay light (no TensorFlow) so `--help` and `validate` answer at once; `train` imports
-the training stack when it runs.
+`train` and `summary` import TensorFlow when they run; `validate` never does.
 """
 
 from __future__ import annotations
@@ -9,54 +8,16 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from types import ModuleType
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from dlrun import __version__
-from dlrun.errors import DlrunError
-
-app = typer.Typer(
-    help="Train Keras models from a YAML config; every run lands in its own folder.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-
-ConfigArg = Annotated[
-    Path, typer.Argument(help="Experiment config (YAML).", exists=False, dir_okay=False)
-]
-SetOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--set", "-s", help="Override a config value: KEY=VALUE, VALUE parsed as YAML. Repeatable."
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object, nothing else.")]
-
-
-def fail(error: DlrunError, as_json: bool, **fields: Any) -> NoReturn:
-    if as_json:
-        print(json.dumps({"status": "error", "error": error.describe(), **fields}))
-    err.print(f"[bold red]error:[/] {error.describe()}", markup=True, soft_wrap=True)
-    raise typer.Exit(error.exit_code)
-
-
-def guarded(action: Callable[[], Any], as_json: bool) -> Any:
-    """Run `action`; a user error becomes a message and its exit code, a bug keeps its traceback."""
-    try:
-        return action()
-    except DlrunError as error:
-        run_dir = getattr(error, "run_dir", None)
-        extra = {"run_dir": str(run_dir), "status": "failed"} if run_dir else {}
-        fail(error, as_json, **extra)
+from dlrun.cli.app import ConfigArg, JsonOption, SetOption, app, err, guarded, out
 
 
 @contextmanager
@@ -82,22 +43,18 @@ def tensorflow_start_up_silenced() -> Iterator[None]:
         os.close(devnull)
 
 
-def version_callback(value: bool) -> None:
-    if value:
-        out.print(f"dlrun {__version__}")
-        raise typer.Exit()
+def load_training_stack() -> ModuleType:
+    """Import TensorFlow and dlrun's training code quietly; only the commands that train call it."""
+    with tensorflow_start_up_silenced():
+        from dlrun import experiment
 
+        experiment.visible_devices()
+    import keras
 
-@app.callback()
-def main(
-    version: Annotated[
-        bool,
-        typer.Option(
-            "--version", callback=version_callback, is_eager=True, help="Show the version."
-        ),
-    ] = False,
-) -> None:
-    """dlrun: YAML in, trained and evaluated Keras model out."""
+    # Keras's own messages (downloads, "Invalid loss") go to logging, not to stdout, which
+    # belongs to the summary or the one `--json` line.
+    keras.config.disable_interactive_logging()
+    return experiment
 
 
 @app.command()
@@ -125,7 +82,7 @@ def train(
         typer.Option(
             "--output-dir",
             "-o",
-            help="Root folder for run folders [env: DLRUN_OUTPUT_DIR; default: outputs].",
+            help="Root folder for run folders (default: $DLRUN_OUTPUT_DIR, else outputs).",
         ),
     ] = None,
     as_json: JsonOption = False,
@@ -138,16 +95,8 @@ def train(
     from dlrun.config import load_config
 
     experiment = guarded(lambda: load_config(config, set_ or []), as_json)
-    with tensorflow_start_up_silenced():
-        from dlrun.experiment import run_experiment, visible_devices
-        from dlrun.training.progress import RichProgress
-
-        visible_devices()
-    import keras
-
-    # Keras's own messages (downloads, "Invalid loss") go to logging, not to stdout, which
-    # belongs to the summary or the one `--json` line.
-    keras.config.disable_interactive_logging()
+    run_experiment = load_training_stack().run_experiment
+    from dlrun.training.progress import RichProgress
 
     show = not (quiet or as_json)
     callbacks = [RichProgress(err)] if show else []
@@ -180,6 +129,41 @@ def train(
     elif not quiet:
         out.print(summary_table(outcome.metrics))
         out.print(f"run folder: {outcome.run_dir}", markup=False)
+
+
+@app.command()
+def summary(config: ConfigArg, set_: SetOption = None, as_json: JsonOption = False) -> None:
+    """Show the model's layers and parameter count without training (loads the data for its shapes).
+
+    Example: dlrun summary configs/fashion_mnist_resnet.yaml
+    """
+    from dlrun.config import load_config
+
+    experiment = guarded(lambda: load_config(config, set_ or []), as_json)
+    data_and_model = load_training_stack().data_and_model
+    splits, model = guarded(lambda: data_and_model(experiment), as_json)
+    if as_json:
+        layers = [
+            {"name": layer.name, "class": type(layer).__name__, "params": layer.count_params()}
+            for layer in model.layers
+        ]
+        print(
+            json.dumps(
+                {
+                    "model": model.name,
+                    "params": model.count_params(),
+                    "input_shape": list(splits.spec.input_shape),
+                    "layers": layers,
+                }
+            )
+        )
+        return
+    model.summary(print_fn=lambda line, **_: out.print(line, markup=False, highlight=False))
+    out.print(
+        f"data: {splits.spec.input_kind} {splits.spec.input_shape}, {splits.spec.task}, "
+        f"sizes {splits.sizes()}",
+        markup=False,
+    )
 
 
 def summary_table(metrics: dict[str, Any]) -> Table:

@@ -1,0 +1,280 @@
+"""Commands that read run folders: runs, compare, diff, plot, report.
+
+None of them imports TensorFlow; each imports its module when it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from dlrun.cli.app import JsonOption, app, err, fail, guarded, out
+from dlrun.errors import DlrunError
+
+OUTPUT_FORMATS = ("table", "markdown", "csv", "json")
+RunPathsArg = Annotated[
+    list[Path] | None,
+    typer.Argument(
+        help="Run folders, folders of run folders, or run ids "
+        "(default: every run in $DLRUN_OUTPUT_DIR, else outputs/).",
+        show_default=False,
+    ),
+]
+FormatOption = Annotated[str, typer.Option("--format", "-f", help="table, markdown, csv or json.")]
+FilterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--filter",
+        help="Keep runs for which this holds: comparisons (== != < <= > >=), and, or, not, "
+        "in [..], over run fields, metrics and dotted config keys. "
+        "Example: \"model.type == 'mlp' and (test_accuracy > 0.9 or seed in [1, 2])\".",
+    ),
+]
+LastOption = Annotated[
+    int | None,
+    typer.Option("--last", "-n", min=1, help="Only the N most recently started runs."),
+]
+
+
+def read_runs(paths: list[Path] | None) -> list[Any]:
+    """The runs the paths name (newest first); exit 2 for a path that is not a run."""
+    from dlrun.runs import output_root
+    from dlrun.runstore import load_runs
+
+    return guarded(lambda: load_runs(paths or [], default_root=output_root()), False)
+
+
+def warn(notes: list[str]) -> None:
+    for note in notes:
+        err.print(f"warning: {note}", style="yellow", markup=False, soft_wrap=True)
+
+
+def check_format(fmt: str) -> None:
+    if fmt not in OUTPUT_FORMATS:
+        fail(
+            DlrunError(f"--format: unknown format '{fmt}'", expected=", ".join(OUTPUT_FORMATS)),
+            False,
+        )
+
+
+def show_grid(grid: Any, fmt: str) -> None:
+    from dlrun.tables import render_text, to_text
+
+    if fmt == "table":
+        # A terminal gets colours and long cells clipped; a pipe or file gets plain, whole cells.
+        terminal = out.is_terminal
+        color = terminal and out.color_system is not None
+        text = to_text(grid, color=color, max_cell=40 if terminal else None)
+    else:
+        text = render_text(grid, fmt)
+    sys.stdout.write(text)
+
+
+def choose_runs(paths: list[Path] | None, filter_: str | None, last: int | None) -> list[Any]:
+    """Runs after --filter and --last, for the commands that draw them; exit 2 when none."""
+    from dlrun.compare import select
+
+    loaded = read_runs(paths)
+    chosen = guarded(lambda: select(loaded, filter_expression=filter_, last=last).runs, False)
+    if not chosen:
+        fail(DlrunError("no runs to show", fix="check the paths, --filter and --last"), False)
+    return chosen
+
+
+@app.command("runs")
+def list_runs(
+    directory: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Folder of run folders (default: $DLRUN_OUTPUT_DIR, else outputs/).",
+            show_default=False,
+        ),
+    ] = None,
+    filter_: FilterOption = None,
+    last: LastOption = None,
+    fmt: FormatOption = "table",
+) -> None:
+    """List runs, newest first: id, name, status, start, duration, model, data, test metric.
+
+    A run whose process died without recording an end shows as crashed.
+
+    Example: dlrun runs outputs --last 10
+    """
+    from dlrun.compare import apply_filter, runs_grid
+
+    check_format(fmt)
+    loaded = read_runs([directory] if directory else None)
+    shown = guarded(lambda: apply_filter(loaded, filter_), False)[:last]
+    warn([problem for run in shown for problem in run.problems])
+    if not shown:
+        err.print("no runs found", style="yellow")
+    show_grid(runs_grid(shown, machine=fmt in ("csv", "json")), fmt)
+
+
+@app.command()
+def compare(
+    paths: RunPathsArg = None,
+    metrics: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metrics",
+            "-m",
+            help="Metric columns: names or glob patterns, comma-separated or repeated "
+            "(default: test_*).",
+        ),
+    ] = None,
+    params: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--params",
+            "-p",
+            help="Config columns: dotted keys, patterns (train.*) or sections (model) "
+            "(default: the keys whose values differ between the runs shown).",
+        ),
+    ] = None,
+    all_params: Annotated[
+        bool, typer.Option("--all-params", "-a", help="Show every config key.")
+    ] = False,
+    sort: Annotated[
+        str | None,
+        typer.Option(
+            "--sort",
+            "-s",
+            help="Sort by a metric, config key or run field; a leading - sorts descending "
+            "(--sort=-test_accuracy) (default: newest first).",
+        ),
+    ] = None,
+    filter_: FilterOption = None,
+    last: LastOption = None,
+    fmt: FormatOption = "table",
+) -> None:
+    """Compare runs side by side: the config values that differ, and the final metrics.
+
+    The best value of each metric column is highlighted (bold in Markdown).
+
+    Example: dlrun compare outputs --sort=-test_accuracy --filter "train.optimizer.name == 'adam'"
+    """
+    from dlrun.compare import comparison_grid, select, split_list
+
+    check_format(fmt)
+    loaded = read_runs(paths)
+    selection = guarded(
+        lambda: select(
+            loaded,
+            filter_expression=filter_,
+            last=last,
+            sort=sort,
+            metrics=split_list(metrics),
+            params=split_list(params),
+            all_params_=all_params,
+        ),
+        False,
+    )
+    warn(selection.notes)
+    if not selection.runs:
+        err.print("no runs match", style="yellow")
+    show_grid(comparison_grid(selection), fmt)
+
+
+@app.command()
+def diff(
+    run_a: Annotated[Path, typer.Argument(help="The first run: its folder or id.")],
+    run_b: Annotated[Path, typer.Argument(help="The second run: its folder or id.")],
+    metrics: Annotated[
+        list[str] | None,
+        typer.Option("--metrics", "-m", help="Only these metrics (names or glob patterns)."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """What changed from run A to run B: config, metrics (absolute and relative), environment.
+
+    Warns when the runs are not comparable (different data or test split).
+
+    Example: dlrun diff outputs/20261123-075945-wine_quality-bdd6b1 373821
+    """
+    from dlrun.compare import split_list
+    from dlrun.diff import diff_runs, to_dict, to_rich
+    from dlrun.runs import output_root
+    from dlrun.runstore import load_one
+
+    a, b = (
+        guarded(lambda path=path: load_one(path, default_root=output_root()), as_json)
+        for path in (run_a, run_b)
+    )
+    result = diff_runs(a, b, split_list(metrics))
+    warn(result.warnings)
+    if as_json:
+        print(json.dumps(to_dict(result), default=str))
+        return
+    for part in to_rich(result):
+        out.print(part)
+
+
+@app.command()
+def plot(
+    paths: RunPathsArg = None,
+    metric: Annotated[
+        str | None,
+        typer.Option("--metric", "-m", help="A history.csv column (default: val_loss, else loss)."),
+    ] = None,
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="PNG to write (default: plot-<metric>.png)."),
+    ] = None,
+    filter_: FilterOption = None,
+    last: LastOption = None,
+) -> None:
+    """Draw one metric per epoch for several runs on one chart (PNG).
+
+    The legend names each run, adding the config values that differ when names repeat.
+
+    Example: dlrun plot outputs --last 5 --metric val_accuracy --out accuracy.png
+    """
+    from dlrun.run_plots import plot_runs, save_plot
+
+    chosen = choose_runs(paths, filter_, last)
+    drawn = guarded(lambda: plot_runs(chosen, metric), False)
+    target = out_file or Path(f"plot-{drawn.metric}.png")
+    guarded(lambda: save_plot(drawn.figure, target, drawn.description(chosen)), False)
+    warn(drawn.notes)
+    err.print(f"wrote {target} ({drawn.metric}, {len(chosen)} runs)", markup=False)
+
+
+@app.command()
+def report(
+    paths: RunPathsArg = None,
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="HTML file to write (default: report.html)."),
+    ] = None,
+    filter_: FilterOption = None,
+    last: LastOption = None,
+) -> None:
+    """Write one self-contained HTML report (charts embedded, opens offline).
+
+    One run: facts, metrics with the baseline, curves, diagnostics, config. Several runs: the
+    comparison table and the curves overlaid.
+
+    Example: dlrun report outputs --last 6 --out sweep.html
+    """
+    from dlrun.html_report import build_report
+    from dlrun.runs import write_atomic
+
+    chosen = choose_runs(paths, filter_, last)
+    document = build_report(chosen)
+    target = out_file or Path("report.html")
+    try:
+        write_atomic(target, document)
+    except OSError as error:
+        fail(
+            DlrunError(
+                f"cannot write {target}: {error.strerror}", fix="pass --out with a writable path"
+            ),
+            False,
+        )
+    warn([problem for run in chosen for problem in run.problems])
+    err.print(f"wrote {target} ({len(chosen)} run{'s' if len(chosen) != 1 else ''})", markup=False)
