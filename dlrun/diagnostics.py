@@ -30,6 +30,7 @@ ROC_PLOT = "roc_curve.png"
 PR_PLOT = "precision_recall_curve.png"
 SCATTER_PLOT = "predicted_vs_actual.png"
 RESIDUAL_PLOT = "residuals.png"
+FORECAST_PLOT = "forecast.png"
 
 MAX_ANNOTATED_CLASSES = 20  # beyond this, numbers in the cells no longer fit
 MAX_LABELLED_CLASSES = 40
@@ -43,8 +44,13 @@ def diagnose(
     *,
     title: str = "",
     target: str | None = None,
+    times: np.ndarray | None = None,
+    naive: np.ndarray | None = None,
 ) -> tuple[dict[str, Any], dict[str, Figure]]:
     """(metrics, {filename: figure}) for a test set.
+
+    For a series, `times` (of each target) and `naive` (the naive forecast of each) add a
+    forecast-vs-actual chart over the test period with the naive forecast beside it.
 
     `y_pred` is what `model.predict` returns: class probabilities (one column of P(class 1)
     for a sigmoid output), or predicted values for regression. Predictions whose shape does not
@@ -62,6 +68,17 @@ def diagnose(
         )
     else:
         return {}, {}
+    if times is not None and naive is not None and task == "regression":
+        predicted = y_pred.ravel().astype(np.float64)
+        if np.isfinite(predicted).all():
+            figures[FORECAST_PLOT] = forecast_figure(
+                times,
+                y_true.ravel(),
+                predicted,
+                np.asarray(naive, dtype=np.float64),
+                _plain(target or "target"),
+                title,
+            )
     # A NaN score (a diverged model) says nothing, and is not valid JSON either.
     return {k: v for k, v in metrics.items() if not _not_finite(v)}, figures
 
@@ -354,6 +371,32 @@ def scatter_figure(
         summary += f", R² {scores['test_r2']:.3f}"
     axes.set_title(_title(title, f"predicted vs actual\n{summary}"))
     axes.grid(alpha=0.3)
+    _legend_below(figure)
+    return figure
+
+
+def forecast_figure(
+    times: np.ndarray,
+    actual: np.ndarray,
+    predicted: np.ndarray,
+    naive: np.ndarray,
+    target: str,
+    title: str = "",
+) -> Figure:
+    """The test period in time order: actual values, the model's forecast, the naive one."""
+    figure = Figure(figsize=(7.5, 4.4), layout="constrained")
+    axes = figure.subplots()
+    model_mae = float(np.mean(np.abs(predicted - actual)))
+    naive_mae = float(np.mean(np.abs(naive - actual)))
+    axes.plot(times, actual, color="black", marker="o", markersize=3, label="actual")
+    axes.plot(times, predicted, marker="o", markersize=3, label=f"model (MAE {model_mae:.3g})")
+    axes.plot(times, naive, linestyle="--", label=f"naive forecast (MAE {naive_mae:.3g})")
+    axes.set_xlabel("time of the forecast value")
+    axes.set_ylabel(f"{target} (target units)")
+    axes.set_title(_title(title, "forecast vs actual over the test period"))
+    axes.grid(alpha=0.3)
+    if np.issubdtype(np.asarray(times).dtype, np.datetime64):
+        figure.autofmt_xdate()
     _legend_below(figure)
     return figure
 

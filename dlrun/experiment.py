@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from dlrun import diagnostics, environment, runs
 from dlrun.config import ExperimentConfig, to_yaml
-from dlrun.data import Splits, load_splits
+from dlrun.data import DataSpec, Split, Splits, load_splits
 from dlrun.data.pipeline import build_pipelines
 from dlrun.errors import ConfigError, TrainingFailed
 from dlrun.models import build_model
@@ -65,6 +65,14 @@ def resolve_defaults(
     if "task" in type(resolved.data).model_fields:
         resolved.data.task = task  # type: ignore[union-attr]
     return resolved
+
+
+def naive_forecasts(spec: DataSpec, test: Split) -> np.ndarray | None:
+    """A series' naive forecast of each test target, read from its input window."""
+    if spec.naive_forecast_at is None:
+        return None
+    step, feature = spec.naive_forecast_at
+    return test.x[:, step, feature]
 
 
 def final_metrics(
@@ -140,6 +148,8 @@ def run_experiment(
             spec.class_names,
             title=config.name,
             target=getattr(config.data, "target", None),
+            times=splits.test.times,
+            naive=naive_forecasts(spec, splits.test),
         )
         baseline = naive_baseline(spec, splits.train.y, loss, width)
         baseline_test = evaluate_baseline(

@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from dlrun.diagnostics import (
     CONFUSION_PLOT,
+    FORECAST_PLOT,
     PR_PLOT,
     RESIDUAL_PLOT,
     ROC_PLOT,
@@ -189,3 +190,23 @@ train: {{epochs: 2, batch_size: 32, optimizer: {{name: adam, learning_rate: 0.01
         # The default loss is the MSE, so Keras's test loss and our RMSE must agree.
         assert metrics["test_rmse"] == pytest.approx(metrics["test_loss"] ** 0.5, rel=1e-4)
         assert -10 < metrics["test_r2"] <= 1
+
+
+def test_a_series_gets_a_forecast_chart_with_the_naive_forecast_beside_it():
+    times = np.arange("2020-01", "2020-07", dtype="datetime64[M]")
+    actual = np.array([10.0, 12, 11, 13, 15, 14])
+    naive = np.array([9.0, 10, 12, 11, 13, 15])  # the previous value
+    _, figures = diagnose(
+        "regression", actual, actual + 0.5, times=times, naive=naive, target="sales"
+    )
+
+    axes = figures[FORECAST_PLOT].axes[0]
+    labels = [line.get_label() for line in axes.get_lines()]
+    assert labels == ["actual", "model (MAE 0.5)", "naive forecast (MAE 1.5)"]
+    assert axes.get_ylabel() == "sales (target units)"
+    np.testing.assert_array_equal(axes.get_lines()[2].get_ydata(), naive)
+
+
+def test_no_forecast_chart_without_times():
+    _, figures = diagnose("regression", np.arange(5.0), np.arange(5.0))
+    assert FORECAST_PLOT not in figures
