@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import platform
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,34 @@ def device_description() -> str:
             names.append(details.get("device_name", gpu.name))
         return f"GPU x{len(gpus)}: {', '.join(names)}"
     return f"CPU: {platform.processor() or platform.machine()}"
+
+
+def has_bfloat16_units() -> bool:
+    """Whether the device Keras will use computes bfloat16 natively: a GPU of compute
+    capability 8.0 or newer (Ampere on), else a CPU with AVX512-BF16 or AMX-BF16."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability")
+        return bool(capability) and tuple(capability) >= (8, 0)
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            flags = next((line for line in cpuinfo if line.startswith("flags")), "").split()
+    except OSError:  # not Linux: no cheap way to ask, and float32 is always safe
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def peak_rss_mb() -> float | None:
+    """This process's peak resident memory so far, in MiB (None where the OS does not say)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports KiB, macOS bytes.
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
 def git_commit(folder: Path) -> str | None:

@@ -7,7 +7,10 @@ turned into an exit code. Everything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import difflib
+import re
+import signal
 from collections.abc import Iterable
+from pathlib import Path
 
 
 class DlrunError(Exception):
@@ -55,6 +58,50 @@ class TrainingFailed(DlrunError):
 
     exit_code = 1
     run_dir = None  # set once the run folder exists
+
+
+class OutputError(DlrunError):
+    """The output root cannot take a run folder (not writable, or the disk is full)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """The user stopped dlrun: Ctrl-C (SIGINT) or SIGTERM. Not an error: a run folder, if one was
+    made, is marked interrupted and keeps the epochs finished so far.
+
+    A KeyboardInterrupt, so code that already cleans up after Ctrl-C does so for SIGTERM too.
+    """
+
+    def __init__(self, signal_name: str = "SIGINT") -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+        self.run_dir: Path | None = None
+        self.epochs = 0
+
+    @property
+    def exit_code(self) -> int:
+        # The shell's convention for a process ended by a signal: 128 + its number.
+        return 128 + int(getattr(signal, self.signal_name, signal.SIGINT))
+
+    @classmethod
+    def of(cls, interrupt: KeyboardInterrupt) -> Interrupted:
+        """The interrupt as an `Interrupted` (Python raises a plain KeyboardInterrupt on Ctrl-C)."""
+        return interrupt if isinstance(interrupt, Interrupted) else cls("SIGINT")
+
+
+OUT_OF_MEMORY_FIX = "lower train.batch_size or the model's size, or set data.limit"
+
+
+def out_of_memory(error: BaseException) -> bool:
+    """Python's MemoryError, or TensorFlow's (checked by name: this module must not import it)."""
+    return isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError"
+
+
+def one_line(error: BaseException, limit: int = 300) -> str:
+    """The gist of an exception for one terminal line: TensorFlow's run to dozens of lines and
+    start with the name of an internal function."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    text = re.sub(r"^\{\{[^}]*\}\}\s*", "", lines[0]) if lines else "(no message)"
+    return text if len(text) <= limit else f"{text[:limit]}..."
 
 
 def did_you_mean(received: str, known: Iterable[str]) -> str:

@@ -97,8 +97,10 @@ def tokenize(expression: str) -> list[Token]:
             raise syntax_error(expression, position, f"unexpected character {char!r}")
         kind, text = match.lastgroup or "", match.group()
         if kind == "number":
-            number = float(text)
-            value = int(number) if re.fullmatch(r"-?\d+", text) else number
+            try:
+                value = int(text) if re.fullmatch(r"-?\d+", text) else float(text)
+            except ValueError:  # more digits than Python converts to an int (4,300)
+                raise syntax_error(expression, position, "a number with too many digits") from None
             tokens.append(Token("number", text, value, position))
         elif kind == "name":
             if text.lower() in KEYWORDS:
@@ -168,6 +170,9 @@ class Not:
 _LITERAL_KEYWORDS = {"true": True, "false": False, "null": None, "none": None}
 
 
+MAX_NESTING = 50
+
+
 class _Parser:
     """Recursive descent: one method per grammar rule."""
 
@@ -175,6 +180,12 @@ class _Parser:
         self.expression = expression
         self.tokens = tokenize(expression)
         self.index = 0
+        self.depth = 0  # open parentheses and 'not's: each is a Python stack frame or three
+
+    def descend(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.fail(f"more than {MAX_NESTING} nested parentheses or 'not's")
 
     @property
     def current(self) -> Token:
@@ -219,7 +230,10 @@ class _Parser:
     def not_expr(self) -> Any:
         if self.at("keyword", "not"):
             self.advance()
-            return Not(self.not_expr())
+            self.descend()
+            part = self.not_expr()
+            self.depth -= 1
+            return Not(part)
         return self.comparison()
 
     def comparison(self) -> Any:
@@ -253,10 +267,12 @@ class _Parser:
             return self.list_()
         if self.at("punct", "("):
             self.advance()
+            self.descend()
             inner = self.expression_()
             if not self.at("punct", ")"):
                 raise self.fail("expected ')'")
             self.advance()
+            self.depth -= 1
             return inner
         raise self.fail(
             "expected a value (a name, a number, 'text', true, false, null or a [list])"

@@ -67,7 +67,21 @@ def activation(name: str, key: str) -> Any:
     return _lookup(keras.activations.get, name, "activation", key, _public_names(keras.activations))
 
 
+# Layers that would run code a config does not show: a Python function, or a SavedModel's graph
+# read from disk (its ops can read and write files).
+REFUSED_LAYERS = {
+    "Lambda": "it runs a Python function",
+    "TFSMLayer": "it runs a SavedModel's TensorFlow graph from a file",
+}
+
+
 def layer_class(name: str, key: str) -> type:
+    if name in REFUSED_LAYERS:
+        raise ConfigError(
+            f"the Keras layer {name} is not allowed in a config: {REFUSED_LAYERS[name]}",
+            source=key,
+            fix="use built-in layers, or write a model type in Python (see README: Development)",
+        )
     value = getattr(keras.layers, name, None)
     if isinstance(value, type) and issubclass(value, keras.layers.Layer):
         return value

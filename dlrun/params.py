@@ -9,9 +9,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo
 
 
 class Params(BaseModel):
-    """A config section: unknown keys are errors, values are checked on assignment too."""
+    """A config section: unknown keys are errors, values are checked on assignment too, and no
+    number may be infinite or NaN (`.inf` would pass `gt=0` and only fail mid-training)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, frozen=False, allow_inf_nan=False
+    )
 
 
 def _resolve_against_config_dir(path: Path, info: ValidationInfo) -> Path:

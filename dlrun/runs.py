@@ -9,6 +9,9 @@
         loss.png, <metric>.png
         model.keras
         error.log      the traceback, when a run failed
+        tensorboard/   TensorBoard logs (report.tensorboard: true)
+        evaluations/   one JSON file per `dlrun evaluate` (metrics.json is never rewritten)
+        export/        `dlrun export` output: savedmodel/, model.tflite
 
 Every file is written to a temporary name and renamed, so a reader never sees half a file.
 """
@@ -19,13 +22,15 @@ import json
 import os
 import re
 import secrets
+import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dlrun.errors import DlrunError
+from dlrun.errors import OutputError
 
 if TYPE_CHECKING:
     import keras
@@ -44,6 +49,9 @@ METRICS_FILE = "metrics.json"
 MODEL_FILE = "model.keras"
 LOSS_PLOT = "loss.png"
 ERROR_LOG = "error.log"
+TENSORBOARD_DIR = "tensorboard"
+EVALUATIONS_DIR = "evaluations"
+EXPORT_DIR = "export"
 
 RUNNING, COMPLETED, FAILED, INTERRUPTED = "running", "completed", "failed", "interrupted"
 
@@ -53,6 +61,36 @@ def output_root(explicit: Path | None = None) -> Path:
     if explicit is not None:
         return Path(explicit)
     return Path(os.environ.get(OUTPUT_DIR_ENV) or DEFAULT_OUTPUT_DIR)
+
+
+MIN_FREE_BYTES = 50 * 2**20
+"""Less free space than this in the output root fails a run before training: a run folder of a
+small model takes a few megabytes, and a disk that fills up mid-run loses the model."""
+
+
+def writable_output_root(explicit: Path | None = None) -> Path:
+    """The output root, made and written to once, so a read-only or full disk fails in a second,
+    before data is loaded and a model trained for nothing."""
+    root = output_root(explicit)
+    fix = f"pass --output-dir or set {OUTPUT_DIR_ENV} to a writable folder with free space"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=root, prefix=".dlrun-write-check-") as probe:
+            probe.write(bytes(64 * 1024))  # a full disk often still creates empty files
+            probe.flush()
+            os.fsync(probe.fileno())
+        free = shutil.disk_usage(root).free
+    except OSError as error:
+        raise OutputError(
+            f"cannot write in the output folder {root}: {error.strerror}", fix=fix
+        ) from None
+    if free < MIN_FREE_BYTES:
+        raise OutputError(
+            f"the output folder {root} is on a disk with only {free / 2**20:.1f} MiB free",
+            expected=f"at least {MIN_FREE_BYTES // 2**20} MiB",
+            fix=fix,
+        )
+    return root
 
 
 def safe_name(name: str) -> str:
@@ -88,6 +126,29 @@ def write_atomic(path: Path, data: str | bytes) -> None:
         raise
 
 
+def replace_tree(path: Path, fill: Callable[[Path], None]) -> None:
+    """Write a folder whole: `fill` writes into an empty temporary folder beside `path`, which
+    then takes `path`'s place, so a reader sees the old folder or the new one, never half of one.
+
+    The caller decides whether an existing `path` may be replaced (it is deleted here).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    tmp.mkdir()  # not mkdtemp: its 0700 would hide the export from other users
+    try:
+        fill(tmp)
+        if path.exists():
+            old = path.with_name(f".{path.name}.old-{secrets.token_hex(3)}")
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def _json(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
 
@@ -102,7 +163,7 @@ class RunFolder:
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise DlrunError(
+            raise OutputError(
                 f"cannot create the output folder {root}: {error.strerror}",
                 fix=f"pass --output-dir or set {OUTPUT_DIR_ENV} to a writable folder",
             ) from None
@@ -115,7 +176,7 @@ class RunFolder:
             except FileExistsError:
                 continue
             except OSError as error:
-                raise DlrunError(
+                raise OutputError(
                     f"cannot write in the output folder {root}: {error.strerror}",
                     fix=f"pass --output-dir or set {OUTPUT_DIR_ENV} to a writable folder",
                 ) from None
@@ -164,8 +225,29 @@ class RunFolder:
     def write_history(self, history: pd.DataFrame) -> None:
         self.write_text(HISTORY_FILE, history.to_csv(index=False))
 
+    def epochs_written(self) -> int:
+        """Rows in history.csv, read back: exact even when a signal cut a write short."""
+        try:
+            with (self.path / HISTORY_FILE).open(encoding="utf-8") as handle:
+                return max(0, sum(1 for _ in handle) - 1)
+        except FileNotFoundError:
+            return 0
+
     def write_metrics(self, metrics: dict[str, Any]) -> None:
         self.write_json(METRICS_FILE, {"schema_version": SCHEMA_VERSION, **metrics})
+
+    def write_evaluation(self, label: str, result: dict[str, Any]) -> Path:
+        """`evaluations/<YYYYmmdd-HHMMSS>-<label>.json`: a new file per evaluation, so neither
+        `metrics.json` nor an earlier evaluation is ever overwritten."""
+        folder = self.path / EVALUATIONS_DIR
+        folder.mkdir(exist_ok=True)
+        stem = f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{safe_name(label)}"
+        path, copy = folder / f"{stem}.json", 1
+        while path.exists():
+            copy += 1
+            path = folder / f"{stem}-{copy}.json"
+        write_atomic(path, _json({"schema_version": SCHEMA_VERSION, **result}))
+        return path
 
     def save_figure(self, filename: str, figure: Figure) -> None:
         import io

@@ -19,12 +19,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from dlrun import runs
 from dlrun.errors import DlrunError
+
+if TYPE_CHECKING:
+    from dlrun.config import ExperimentConfig
 
 try:
     _YamlLoader: type = yaml.CSafeLoader
@@ -420,3 +423,57 @@ def read_history(run: Run) -> dict[str, list[float]]:
                 value = float("nan")
             columns.setdefault(key, []).append(value)
     return columns
+
+
+# What `evaluate`, `predict` and `export` need from a run: its config, data spec and model.
+
+
+def run_config(run: Run) -> ExperimentConfig:
+    """The run's resolved `config.yaml`, validated (its paths are already absolute)."""
+    from dlrun.config import load_config
+
+    path = run.path / runs.CONFIG_FILE
+    if not path.is_file():
+        raise RunStoreError(f"{path}: missing, so the run cannot be reused", fix=_RETRAIN)
+    return load_config(path)
+
+
+def data_info(run: Run) -> dict[str, Any]:
+    """`data.json`: the data spec with the training split's preprocessing statistics."""
+    problems: list[str] = []
+    info = _read_json_object(run.path / runs.DATA_FILE, problems)
+    if info is None or problems:
+        raise RunStoreError(
+            problems[0] if problems else f"{run.path / runs.DATA_FILE}: missing",
+            expected="the data spec dlrun train writes when a run starts",
+            fix=_RETRAIN,
+        )
+    return info
+
+
+def model_file(run: Run) -> Path:
+    """`model.keras`, which a run has only when it completed with `report.save_model: true`."""
+    path = run.path / runs.MODEL_FILE
+    if not path.is_file():
+        raise RunStoreError(
+            f"{run.path}: the run has no {runs.MODEL_FILE} (status: {run.status})",
+            expected="a completed run trained with report.save_model: true",
+            fix="pick a completed run (`dlrun runs`), or train again with report.save_model: true",
+        )
+    return path
+
+
+def run_ids(root: Path) -> list[tuple[str, str]]:
+    """(id, folder name) of each run folder in `root`, newest first: what the shell completes.
+
+    Folder names start with the start time, so sorting names needs no file reads."""
+    if not root.is_dir():
+        return []
+    try:
+        folders = sorted(_child_run_folders(root), key=lambda path: path.name, reverse=True)
+    except RunStoreError:
+        return []
+    return [(path.name.rsplit("-", 1)[-1], path.name) for path in folders]
+
+
+_RETRAIN = "train the config again (`dlrun train`), or restore the file from a copy of the run"

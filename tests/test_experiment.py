@@ -223,3 +223,52 @@ def test_mixed_precision_keeps_the_output_float32_and_does_not_leak(tmp_path, ti
     assert any(layer.compute_dtype == "bfloat16" for layer in model.layers)
     assert keras.config.dtype_policy().name == "float32"
     assert run_experiment(config).metrics["test_accuracy"] > 0.5
+
+
+@pytest.mark.parametrize(
+    ("model", "fast"),
+    [
+        ("{type: mlp, units: [16]}", ["train.steps_per_execution=8", "train.jit_compile=true"]),
+        (
+            "{type: cnn, filters: [8], dense: [16], dropout: 0.0}",
+            ["train.steps_per_execution=8", "train.precision=mixed_bfloat16"],
+        ),
+    ],
+    ids=["mlp-xla", "cnn-bf16"],
+)
+def test_speed_options_do_not_change_results_beyond_noise(tmp_path, tiny_images, model, fast):
+    base = [f"model={model}", "train.batch_size=4", "train.epochs=4"]
+    plain = ["train.steps_per_execution=1", "train.jit_compile=false", "train.precision=float32"]
+    config = image_config(tmp_path, tiny_images)
+    slow = run_experiment(load_config(config, base + plain)).metrics
+    quick = run_experiment(load_config(config, base + fast)).metrics
+    assert quick["test_accuracy"] == pytest.approx(slow["test_accuracy"], abs=0.1)
+    assert quick["test_loss"] == pytest.approx(slow["test_loss"], abs=0.1)
+    assert quick["loss"] == pytest.approx(slow["loss"], abs=0.1)
+
+
+def test_auto_speed_settings_are_resolved_into_the_saved_config(tmp_path, tiny_images):
+    outcome = run_experiment(
+        load_config(image_config(tmp_path, tiny_images), ["train.batch_size=4"])
+    )
+    saved = yaml.safe_load((outcome.run_dir / "config.yaml").read_text())["train"]
+    # 78 training images in batches of 4: 20 steps, so auto runs 20 // 4 = 5 per call.
+    assert saved["steps_per_execution"] == 5
+    assert saved["jit_compile"] is False  # an MLP, but far too short a run to earn back XLA
+    assert saved["precision"] == "float32"
+    assert outcome.metrics["time_to_first_step_s"] > 0
+    info = json.loads((outcome.run_dir / "run.json").read_text())
+    assert info["peak_rss_mb"] > 100
+
+
+def test_auto_xla_is_for_long_dense_runs_on_a_cpu_only():
+    from dlrun.experiment import XLA_MIN_EXAMPLES, resolve_jit_compile
+    from dlrun.models import models
+
+    mlp = models.get("mlp").params()
+    cnn = models.get("cnn").params()
+    assert resolve_jit_compile("auto", mlp, False, XLA_MIN_EXAMPLES) is True
+    assert resolve_jit_compile("auto", mlp, False, XLA_MIN_EXAMPLES - 1) is False
+    assert resolve_jit_compile("auto", cnn, False, 10 * XLA_MIN_EXAMPLES) is False
+    assert resolve_jit_compile("auto", mlp, True, 10 * XLA_MIN_EXAMPLES) is False  # deterministic
+    assert resolve_jit_compile(True, cnn, False, 1) is True

@@ -3,6 +3,8 @@
 # isort: off
 # Registration order is the order of `dlrun --help`: training commands first.
 from dlrun.cli import training  # noqa: F401
+from dlrun.cli import use  # noqa: F401
+from dlrun.cli import authoring  # noqa: F401
 from dlrun.cli import runs  # noqa: F401
 
 # isort: on

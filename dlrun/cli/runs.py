@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dlrun.cli.app import JsonOption, app, err, fail, guarded, out
+from dlrun.cli.app import JsonOption, app, complete_run_id, err, fail, guarded, out
 from dlrun.errors import DlrunError
 
 OUTPUT_FORMATS = ("table", "markdown", "csv", "json")
@@ -22,6 +22,7 @@ RunPathsArg = Annotated[
         help="Run folders, folders of run folders, or run ids "
         "(default: every run in $DLRUN_OUTPUT_DIR, else outputs/).",
         show_default=False,
+        autocompletion=complete_run_id,
     ),
 ]
 FormatOption = Annotated[str, typer.Option("--format", "-f", help="table, markdown, csv or json.")]
@@ -182,8 +183,14 @@ def compare(
 
 @app.command()
 def diff(
-    run_a: Annotated[Path, typer.Argument(help="The first run: its folder or id.")],
-    run_b: Annotated[Path, typer.Argument(help="The second run: its folder or id.")],
+    run_a: Annotated[
+        Path,
+        typer.Argument(help="The first run: its folder or id.", autocompletion=complete_run_id),
+    ],
+    run_b: Annotated[
+        Path,
+        typer.Argument(help="The second run: its folder or id.", autocompletion=complete_run_id),
+    ],
     metrics: Annotated[
         list[str] | None,
         typer.Option("--metrics", "-m", help="Only these metrics (names or glob patterns)."),
@@ -241,7 +248,7 @@ def plot(
     target = out_file or Path(f"plot-{drawn.metric}.png")
     guarded(lambda: save_plot(drawn.figure, target, drawn.description(chosen)), False)
     warn(drawn.notes)
-    err.print(f"wrote {target} ({drawn.metric}, {len(chosen)} runs)", markup=False)
+    err.print(f"wrote {target} ({drawn.metric}, {len(chosen)} runs)", markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -277,4 +284,8 @@ def report(
             False,
         )
     warn([problem for run in chosen for problem in run.problems])
-    err.print(f"wrote {target} ({len(chosen)} run{'s' if len(chosen) != 1 else ''})", markup=False)
+    err.print(
+        f"wrote {target} ({len(chosen)} run{'s' if len(chosen) != 1 else ''})",
+        markup=False,
+        soft_wrap=True,
+    )

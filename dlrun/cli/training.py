@@ -17,7 +17,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from dlrun.cli.app import ConfigArg, JsonOption, SetOption, app, err, guarded, out
+from dlrun.cli.app import (
+    ConfigArg,
+    JsonOption,
+    SetOption,
+    app,
+    err,
+    guarded,
+    out,
+    sigterm_interrupts,
+)
 
 
 @contextmanager
@@ -95,7 +104,7 @@ def train(
     from dlrun.config import load_config
 
     experiment = guarded(lambda: load_config(config, set_ or []), as_json)
-    run_experiment = load_training_stack().run_experiment
+    run_experiment = guarded(load_training_stack, as_json).run_experiment
     from dlrun.training.progress import RichProgress
 
     show = not (quiet or as_json)
@@ -106,16 +115,17 @@ def train(
             f"{experiment.data.source})",
             markup=True,
         )
-    outcome = guarded(
-        lambda: run_experiment(
-            experiment,
-            output_dir=output_dir,
-            command=sys.argv,
-            config_path=config,
-            callbacks=callbacks,
-        ),
-        as_json,
-    )
+    with sigterm_interrupts():
+        outcome = guarded(
+            lambda: run_experiment(
+                experiment,
+                output_dir=output_dir,
+                command=sys.argv,
+                config_path=config,
+                callbacks=callbacks,
+            ),
+            as_json,
+        )
     if as_json:
         print(
             json.dumps(

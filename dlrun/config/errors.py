@@ -111,11 +111,20 @@ def describe(error: dict[str, Any]) -> str:
             known = [t.strip(" '") for t in error["ctx"].get("expected_tags", "").split(",")]
         if kind == "union_tag_not_found":
             return f"{key}: required key is missing. Expected one of: {', '.join(known)}."
-        problem = unknown_name_error(kind_name, error["ctx"]["tag"], known)
+        problem = unknown_name_error(kind_name, _clip(str(error["ctx"]["tag"])), known)
         return f"{key}: {problem.message} Expected {problem.expected}."
     if kind == "missing":
         return f"{path}: required key is missing."
-    return f"{path}: expected {_expected(error['msg'])}; received {error['input']!r}."
+    return f"{path}: expected {_expected(error['msg'])}; received {_shown(error['input'])}."
+
+
+def _shown(value: Any) -> str:
+    """The received value as written, cut short: a wrong value can be a list of thousands."""
+    return _clip(repr(value))
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 def describe_all(error: ValidationError) -> list[str]:

@@ -9,19 +9,15 @@ import yaml
 from pydantic import ValidationError
 
 from dlrun.config.errors import describe_all
+from dlrun.config.inherit import load_document
+from dlrun.config.safe_yaml import MAX_DEPTH, load_yaml, read_config_text
 from dlrun.config.schema import ExperimentConfig
 from dlrun.errors import ConfigError
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ConfigError("config file not found", received=str(path), fix="check the path")
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise ConfigError(f"not valid YAML:\n{error}", source=str(path)) from None
-    except UnicodeDecodeError:
-        raise ConfigError("not a UTF-8 text file", source=str(path)) from None
+    # Plain data only, duplicate keys, alias bombs and runaway nesting refused (see safe_yaml).
+    document = load_yaml(read_config_text(path), source=str(path))
     if document is None:
         raise ConfigError("the file is empty", source=str(path), fix="see configs/ for examples")
     if not isinstance(document, dict):
@@ -44,10 +40,11 @@ def parse_override(override: str) -> tuple[list[str], Any]:
             received=override,
             expected="a dotted key and a YAML value, e.g. train.epochs=3 or model.units=[256,128]",
         )
-    try:
-        return parts, yaml.safe_load(text) if text.strip() else ""
-    except yaml.YAMLError as error:
-        raise ConfigError(f"--set {key}: the value is not valid YAML: {error}") from None
+    if len(parts) > MAX_DEPTH:
+        raise ConfigError(
+            f"--set: the key has {len(parts)} parts", received=key, expected=f"at most {MAX_DEPTH}"
+        )
+    return parts, load_yaml(text, source=f"--set {key}") if text.strip() else ""
 
 
 def expand_short_forms(document: dict[str, Any]) -> None:
@@ -90,7 +87,7 @@ def apply_override(document: dict[str, Any], parts: list[str], value: Any) -> No
 def load_config(path: Path | str, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
     """The validated config; every problem is reported at once in one `ConfigError`."""
     path = Path(path)
-    document = read_yaml(path)
+    document = load_document(path)  # the file, with its `extends:` bases merged in
     expand_short_forms(document)
     for override in overrides:
         apply_override(document, *parse_override(override))

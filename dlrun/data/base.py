@@ -20,10 +20,14 @@ class DataParams(Params):
 
     source: str
     validation_split: float = Field(
-        0.1, ge=0.0, lt=1.0, description="Fraction of the training data held out for validation."
+        0.1,
+        ge=0.0,
+        lt=1.0,
+        description="Fraction of the training data held out for validation (`0` for none); "
+        "stratified by class for classification.",
     )
     limit: int | None = Field(
-        None, gt=0, description="Use at most this many training examples (quick runs, smoke tests)."
+        None, gt=0, description="Use at most this many training examples (quick runs)."
     )
 
 
@@ -31,7 +35,11 @@ class HeldOutParams(DataParams):
     """Params of sources that have no test set of their own and carve one out."""
 
     test_split: float = Field(
-        0.1, gt=0.0, lt=1.0, description="Fraction of all examples held out for the final test."
+        0.1,
+        gt=0.0,
+        lt=1.0,
+        description="Fraction of all examples held out for the test, stratified for "
+        "classification.",
     )
 
 

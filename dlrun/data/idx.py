@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from dlrun.data.base import Split, Splits
 from dlrun.data.images import HeldOutImageParams, image_splits
@@ -33,6 +33,8 @@ def read_idx(path: Path) -> np.ndarray:
             raw = handle.read()
     except (OSError, EOFError) as error:
         raise DataError(f"cannot read IDX file {path}: {error}") from None
+    if not raw:
+        raise DataError(f"{path} is empty", fix="check the path, or download the file again")
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != _UBYTE or raw[3] == 0:
         raise DataError(
             f"{path} is not an IDX file of unsigned bytes (wrong magic number)",
@@ -49,6 +51,8 @@ def read_idx(path: Path) -> np.ndarray:
             received=f"{len(raw)} bytes",
             expected=f"{expected_size} bytes",
         )
+    if 0 in shape:
+        raise DataError(f"{path} holds no examples: its header declares shape {shape}")
     return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape)
 
 
@@ -65,10 +69,12 @@ def read_idx_pair(images: Path, labels: Path) -> Split:
 
 class IdxParams(HeldOutImageParams):
     source: Literal["idx"] = "idx"
-    images: ConfigPath
-    labels: ConfigPath
-    test_images: ConfigPath | None = None
-    test_labels: ConfigPath | None = None
+    images: ConfigPath = Field(description="IDX file of images (`.gz` or raw).")
+    labels: ConfigPath = Field(description="IDX file of their labels.")
+    test_images: ConfigPath | None = Field(
+        None, description="A test pair of IDX files; without it, `test_split` is held out."
+    )
+    test_labels: ConfigPath | None = Field(None, description="The test images' labels.")
 
     @model_validator(mode="after")
     def _test_files_come_in_pairs(self) -> IdxParams:

@@ -6,7 +6,7 @@ scaled like every other image source.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import Field, PositiveInt
@@ -17,12 +17,17 @@ from dlrun.data.registry import sources
 from dlrun.errors import DataError
 from dlrun.params import ConfigPath
 
+if TYPE_CHECKING:
+    import tensorflow as tf
+
 
 class ImageDirParams(HeldOutImageParams):
     source: Literal["image_dir"] = "image_dir"
-    path: ConfigPath = Field(description="Folder with one sub-folder per class.")
-    image_size: tuple[PositiveInt, PositiveInt] = Field((64, 64), description="[height, width].")
-    color_mode: Literal["grayscale", "rgb"] = "rgb"
+    path: ConfigPath = Field(description="The folder of class sub-folders.")
+    image_size: tuple[PositiveInt, PositiveInt] = Field(
+        (64, 64), description="`[height, width]` every image is resized to."
+    )
+    color_mode: Literal["grayscale", "rgb"] = Field("rgb", description="`rgb` or `grayscale`.")
 
 
 def read_image_folder(params: ImageDirParams) -> tuple[Split, list[str]]:
@@ -50,9 +55,41 @@ def read_image_folder(params: ImageDirParams) -> tuple[Split, list[str]]:
         )
     except ValueError as error:
         raise DataError(f"cannot read images from {params.path}: {error}") from None
-    images, labels = zip(*((x.numpy(), y.numpy()) for x, y in dataset), strict=True)
+    images, labels = decode_all(dataset)
+    counts = np.bincount(labels, minlength=len(dataset.class_names))
+    empty = [name for name, count in zip(dataset.class_names, counts, strict=True) if not count]
+    if empty:
+        raise DataError(
+            f"{params.path / empty[0]} holds no images ({len(empty)} class folders are empty)",
+            expected="JPEG, PNG, BMP or GIF files in every class sub-folder",
+            fix="add images to it, or remove the folder",
+        )
     x = np.clip(np.stack(images), 0, 255).astype(np.uint8)
-    return Split(x, np.asarray(labels, dtype=np.int64)), list(dataset.class_names)
+    return Split(x, labels), list(dataset.class_names)
+
+
+def decode_all(dataset: tf.data.Dataset) -> tuple[list[np.ndarray], np.ndarray]:
+    """Every image and label; a file that does not decode is named (TensorFlow only says that
+    some file in the pipeline failed)."""
+    import tensorflow as tf
+
+    images, labels = [], []
+    try:
+        for x, y in dataset:
+            images.append(x.numpy())
+            labels.append(int(y))
+    except tf.errors.InvalidArgumentError as error:
+        for path in dataset.file_paths[len(images) :]:
+            try:
+                tf.io.decode_image(tf.io.read_file(path), expand_animations=False)
+            except tf.errors.InvalidArgumentError:
+                raise DataError(
+                    f"cannot decode the image {path}",
+                    expected="a JPEG, PNG, BMP or GIF file",
+                    fix="re-save or remove the file",
+                ) from None
+        raise DataError(f"cannot read the images: {error.message.splitlines()[0]}") from None
+    return images, np.asarray(labels, dtype=np.int64)
 
 
 @sources.register("image_dir", ImageDirParams)

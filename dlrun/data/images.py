@@ -8,6 +8,11 @@ import numpy as np
 from pydantic import Field
 
 from dlrun.data.base import DataParams, DataSpec, HeldOutParams, Split, Splits
+from dlrun.data.checks import (
+    require_classes_in_training,
+    require_labels_in_range,
+    require_same_image_shape,
+)
 from dlrun.data.split import carve, limit
 from dlrun.params import Params
 
@@ -15,16 +20,26 @@ from dlrun.params import Params
 class AugmentConfig(Params):
     """Random changes applied to training batches only (never to validation or test)."""
 
-    flip: Literal["horizontal", "vertical", "horizontal_and_vertical"] | None = None
-    rotation: float = Field(0.0, ge=0.0, le=1.0, description="Max rotation, fraction of 2 pi.")
-    zoom: float = Field(0.0, ge=0.0, lt=1.0, description="Max zoom in or out, fraction of size.")
-    translation: float = Field(0.0, ge=0.0, lt=1.0, description="Max shift, fraction of size.")
+    flip: Literal["horizontal", "vertical", "horizontal_and_vertical"] | None = Field(
+        None, description="Random flips: `horizontal`, `vertical` or `horizontal_and_vertical`."
+    )
+    rotation: float = Field(
+        0.0, ge=0.0, le=1.0, description="Largest random rotation, a fraction of a full turn."
+    )
+    zoom: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Largest random zoom in or out, a fraction of the size."
+    )
+    translation: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Largest random shift, a fraction of the size."
+    )
 
 
 class ImageParams(DataParams):
     """Params every image source accepts."""
 
-    augment: AugmentConfig | None = Field(None, description="Training-time augmentation.")
+    augment: AugmentConfig | None = Field(
+        None, description="Random changes to training batches only; see below."
+    )
 
 
 class HeldOutImageParams(ImageParams, HeldOutParams):
@@ -48,18 +63,26 @@ def image_splits(
     class_names: list[str] | None = None,
 ) -> Splits:
     """Split (seeded, stratified) and scale images; a source without a test set carves one out."""
+    where = f"data (source: {params.source})"
+    labels = train.y if test is None else np.concatenate([train.y, test.y])
+    if class_names is not None:
+        require_labels_in_range(labels, class_names, where)
+    if test is not None:
+        require_same_image_shape(train.x, test.x, where)
     if test is None:
         assert isinstance(params, HeldOutParams)
         train, test = carve(train, params.test_split, seed=seed, stratify=True)
     train = limit(train, params.limit, seed=seed + 1, stratify=True)
     train, validation = carve(train, params.validation_split, seed=seed + 2, stratify=True)
     num_classes = int(max(train.y.max(), test.y.max())) + 1
+    names = class_names or [str(i) for i in range(num_classes)]
+    require_classes_in_training(train.y, labels, names, where)
     spec = DataSpec(
         input_shape=(*train.x.shape[1:], 1) if train.x.ndim == 3 else train.x.shape[1:],
         task="classification",
         input_kind="images",
         num_classes=num_classes,
-        class_names=class_names or [str(i) for i in range(num_classes)],
+        class_names=names,
         preprocessing={"scale": 1 / 255.0},
     )
     return Splits(

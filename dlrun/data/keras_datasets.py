@@ -8,6 +8,7 @@ Searched in order: $DLRUN_DATA_DIR (and a sub-folder named after the data set), 
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -83,17 +84,34 @@ def _idx_file(folder: Path, stem: str) -> Path | None:
 def _load_from(folder: Path, image_set: KerasImageSet) -> tuple[Split, Split] | None:
     npz = folder / f"{image_set.name}.npz"
     if npz.is_file():
-        with np.load(npz) as arrays:
-            return (
-                Split(arrays["x_train"], arrays["y_train"]),
-                Split(arrays["x_test"], arrays["y_test"]),
-            )
+        return _load_npz(npz)
     found = {part: [_idx_file(folder, stem) for stem in stems] for part, stems in IDX_FILES.items()}
     if all(path is not None for paths in found.values() for path in paths):
         train_images, train_labels = found["train"]
         test_images, test_labels = found["test"]
         return read_idx_pair(train_images, train_labels), read_idx_pair(test_images, test_labels)
     return None
+
+
+def _load_npz(npz: Path) -> tuple[Split, Split]:
+    """Keras's `<name>.npz`; never unpickled (np.load refuses object arrays by default)."""
+    try:
+        with np.load(npz) as arrays:
+            train = Split(arrays["x_train"], arrays["y_train"])
+            test = Split(arrays["x_test"], arrays["y_test"])
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        raise DataError(
+            f"cannot read {npz}: {error}",
+            expected="Keras's format: arrays x_train, y_train, x_test and y_test of numbers",
+            fix="download the file again, or remove it so the next folder is searched",
+        ) from None
+    for split in (train, test):
+        if split.x.ndim != 3 or split.y.ndim != 1 or len(split.x) != len(split.y):
+            raise DataError(
+                f"{npz}: images {split.x.shape} and labels {split.y.shape} do not pair up",
+                expected="images (N, height, width) and labels (N,)",
+            )
+    return train, test
 
 
 def _download(image_set: KerasImageSet) -> tuple[Split, Split]:

@@ -10,41 +10,54 @@ statistics of the training part only, so predictions and metrics are in original
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
 from pydantic import Field, PositiveInt, model_validator
 
 from dlrun.data.base import DataParams, DataSpec, Split, Splits
+from dlrun.data.checks import require_finite
 from dlrun.data.registry import sources
 from dlrun.data.tabular import read_table, require_columns, require_complete
 from dlrun.errors import DataError
 from dlrun.params import ConfigPath
 
+if TYPE_CHECKING:
+    import pandas as pd  # imported where used: `dlrun validate` must stay fast
+
 
 class TimeSeriesParams(DataParams):
     source: Literal["time_series"] = "time_series"
-    path: ConfigPath = Field(description="The CSV file, relative to the config file.")
+    path: ConfigPath = Field(description="The CSV file.")
     target: str = Field(description="The column to forecast.")
-    time: str | None = Field(None, description="Time column; rows are sorted by it.")
-    time_format: str | None = Field(None, description="strftime format of `time`, e.g. %d-%b-%Y.")
-    features: list[str] | None = Field(None, description="Input columns; default: the target only.")
-    window: PositiveInt = Field(12, description="Past steps each example sees.")
+    time: str | None = Field(None, description="The time column; rows are sorted by it.")
+    time_format: str | None = Field(
+        None, description="The `strftime` format of `time`, e.g. `%Y-%m` or `%d-%b-%Y`."
+    )
+    features: list[str] | None = Field(
+        None, description="Input columns (default: the target only)."
+    )
+    window: PositiveInt = Field(12, description="Consecutive rows each example sees.")
     horizon: PositiveInt = Field(
         1, description="Steps ahead of the window's last step to forecast."
     )
     stride: PositiveInt = Field(1, description="Steps between the starts of two windows.")
     season: PositiveInt | None = Field(
-        None, description="Season length: the naive baseline repeats the value one season back."
+        None, description="Season length; the naive forecast is then the value one season back."
     )
     forecast: Literal["residual", "direct"] = Field(
         "residual",
-        description="residual: the model predicts the change from the naive forecast (so it can "
-        "follow a trend beyond the training range); direct: the value itself.",
+        description="`residual`: the model predicts the change from the naive forecast, so it can "
+        "follow a trend past the training range; `direct`: the value itself.",
     )
-    test_split: float = Field(0.2, gt=0.0, lt=1.0, description="Last fraction of windows to test.")
-    delimiter: str = ","
+    test_split: float = Field(
+        0.2,
+        gt=0.0,
+        lt=1.0,
+        description="Fraction of windows held out for the test: the last ones by target time "
+        "(validation takes the ones just before them).",
+    )
+    delimiter: str = Field(",", description="Field separator.")
 
     @model_validator(mode="after")
     def _season_inside_the_window(self) -> TimeSeriesParams:
@@ -60,16 +73,21 @@ def numeric_columns(
     table: pd.DataFrame, columns: list[str], params: TimeSeriesParams
 ) -> np.ndarray:
     """Numbers, also from quoted, padded or comma-grouped text ("  1,734.00")."""
+    import pandas as pd
+
     values = table[columns].apply(
         lambda column: pd.to_numeric(
             column.astype(str).str.strip().str.replace(",", ""), errors="coerce"
         )
     )
     require_complete(values, params.path, "or non-numeric values in " + ", ".join(columns))
+    require_finite(values, params.path, "values in " + ", ".join(columns))
     return values.to_numpy(dtype=np.float32)
 
 
 def ordered_times(table: pd.DataFrame, params: TimeSeriesParams) -> np.ndarray:
+    import pandas as pd
+
     if params.time is None:
         return np.arange(len(table))
     try:

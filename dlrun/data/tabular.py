@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
 from pydantic import Field
 
 from dlrun.data.base import DataSpec, HeldOutParams, Split, Splits, Task
+from dlrun.data.checks import (
+    read_csv,
+    require_classes_in_training,
+    require_finite,
+    require_numbers,
+)
 from dlrun.data.registry import sources
 from dlrun.data.split import carve, column_stats, limit
 from dlrun.errors import DataError, did_you_mean
 from dlrun.params import ConfigPath
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where used: `dlrun validate` must stay fast
 
 # An integer target with this many distinct values or fewer is taken as class labels.
 MAX_INFERRED_CLASSES = 2
@@ -21,20 +29,22 @@ MAX_INFERRED_CLASSES = 2
 
 class CsvParams(HeldOutParams):
     source: Literal["csv"] = "csv"
-    path: ConfigPath = Field(description="The CSV file, relative to the config file.")
+    path: ConfigPath = Field(description="The CSV file.")
     target: str = Field(description="The column to predict.")
     features: list[str] | None = Field(
-        None, description="Input columns; default: every column but the target."
+        None,
+        description="Input columns (default: every other column). Text columns are one-hot "
+        "encoded, with categories from the training split.",
     )
     task: Task | None = Field(
         None,
-        description="classification or regression; inferred when omitted (text, boolean or "
-        "two-valued targets are classes, other numbers are regression).",
+        description="`classification` or `regression`; inferred when left out: classification "
+        "for text, boolean or two-valued targets, else regression.",
     )
     standardize: bool = Field(
-        True, description="Scale numeric features to mean 0, std 1 (training-split statistics)."
+        True, description="Scale numeric features to mean 0, std 1 with training-split statistics."
     )
-    delimiter: str = ","
+    delimiter: str = Field(",", description="Field separator.")
 
 
 def read_table(path: Path, delimiter: str) -> pd.DataFrame:
@@ -44,10 +54,7 @@ def read_table(path: Path, delimiter: str) -> pd.DataFrame:
             received=str(path),
             fix="check data.path; it is relative to the config file",
         )
-    try:
-        table = pd.read_csv(path, sep=delimiter, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise DataError(f"cannot parse {path} as CSV: {error}") from None
+    table = read_csv(path, delimiter)  # empty files, wrong delimiters, ragged rows refused
     table.columns = [str(column).strip() for column in table.columns]
     return table
 
@@ -70,7 +77,7 @@ def require_complete(frame: pd.DataFrame, path: Path, what: str) -> None:
         rows = ", ".join(str(i) for i in np.flatnonzero(missing)[:5])
         raise DataError(
             f"{path.name}: {int(missing.sum())} rows have empty {what} (first data rows: {rows})",
-            fix="fill or drop those rows before training",
+            fix="fill or drop those rows before training (NaN, NA, n/a and null count as empty)",
         )
 
 
@@ -82,10 +89,15 @@ def _check_columns(table: pd.DataFrame, params: CsvParams) -> list[str]:
         raise DataError(f"{params.path.name} has no feature columns besides the target")
     require_complete(table[features], params.path, "features")
     require_complete(table[[params.target]], params.path, "target")
+    require_numbers(table, features, params.path, "data.features")
+    require_finite(table[features], params.path, "features")
+    require_finite(table[[params.target]], params.path, "target")
     return features
 
 
 def infer_task(target: pd.Series) -> Task:
+    import pandas as pd
+
     if not pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target):
         return "classification"
     return "classification" if target.nunique() <= MAX_INFERRED_CLASSES else "regression"
@@ -95,6 +107,8 @@ def _encode_features(
     table: pd.DataFrame, features: list[str], train_rows: np.ndarray
 ) -> tuple[np.ndarray, list[str], dict[str, list[str]]]:
     """Numeric columns as they are; text columns one-hot, categories from the training rows."""
+    import pandas as pd
+
     blocks, names, categories = [], [], {}
     for column in features:
         values = table[column]
@@ -114,6 +128,8 @@ def encode_target(
     target: pd.Series, task: Task, column: str
 ) -> tuple[np.ndarray, list[str] | None]:
     """Class indices (sorted class names) for classification, float32 values for regression."""
+    import pandas as pd
+
     if task == "classification":
         classes, y = np.unique(target.astype(str).to_numpy(), return_inverse=True)
         return y.astype(np.int64), [str(c) for c in classes]
@@ -142,6 +158,9 @@ def load_csv(params: CsvParams, seed: int) -> Splits:
     rest = limit(rest, params.limit, seed=seed + 1, stratify=stratify)
     train, validation = carve(rest, params.validation_split, seed=seed + 2, stratify=stratify)
     assert test is not None
+    if class_names is not None:
+        where = f"data.target: column '{params.target}' of {params.path.name}"
+        require_classes_in_training(train.y, y, class_names, where)
 
     x, names, categories = _encode_features(table, features, train.x)
     numeric = [i for i, name in enumerate(names) if name in features]

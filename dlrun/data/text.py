@@ -12,6 +12,7 @@ import numpy as np
 from pydantic import Field, PositiveInt
 
 from dlrun.data.base import DataSpec, HeldOutParams, Split, Splits, Task
+from dlrun.data.checks import require_classes_in_training
 from dlrun.data.registry import sources
 from dlrun.data.split import carve, limit
 from dlrun.data.tabular import encode_target, read_table, require_columns, require_complete
@@ -20,18 +21,22 @@ from dlrun.params import ConfigPath
 
 class TextCsvParams(HeldOutParams):
     source: Literal["text_csv"] = "text_csv"
-    path: ConfigPath = Field(description="The CSV file, relative to the config file.")
+    path: ConfigPath = Field(description="The CSV file.")
     text: str = Field(description="The column holding the text.")
     target: str = Field(description="The column to predict.")
-    task: Task = "classification"
+    task: Task = Field("classification", description="`classification` or `regression`.")
     max_tokens: PositiveInt = Field(
-        20000, description="Vocabulary size, padding and [UNK] included."
+        20000, description="Vocabulary size, padding and `[UNK]` included."
     )
-    sequence_length: PositiveInt = Field(100, description="Tokens per text (padded or cut).")
+    sequence_length: PositiveInt = Field(100, description="Tokens per text, padded or cut.")
     standardize: Literal["lower_and_strip_punctuation", "lower", "strip_punctuation"] | None = (
-        "lower_and_strip_punctuation"
+        Field(
+            "lower_and_strip_punctuation",
+            description="Text clean-up before splitting into words: `lower_and_strip_punctuation`, "
+            "`lower`, `strip_punctuation`, or `null` for none.",
+        )
     )
-    delimiter: str = ","
+    delimiter: str = Field(",", description="Field separator.")
 
 
 def adapt_vocabulary(texts: np.ndarray, params: TextCsvParams) -> list[str]:
@@ -63,6 +68,9 @@ def load_text_csv(params: TextCsvParams, seed: int) -> Splits:
     rest = limit(rest, params.limit, seed=seed + 1, stratify=stratify)
     train, validation = carve(rest, params.validation_split, seed=seed + 2, stratify=stratify)
     assert test is not None
+    if class_names is not None:
+        where = f"data.target: column '{params.target}' of {params.path.name}"
+        require_classes_in_training(train.y, y, class_names, where)
     vocabulary = adapt_vocabulary(train.x, params)
     spec = DataSpec(
         input_shape=(1,),

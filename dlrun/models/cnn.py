@@ -23,9 +23,11 @@ if TYPE_CHECKING:
 class CNNParams(RegularizedParams):
     type: Literal["cnn"] = "cnn"
     filters: list[PositiveInt] = Field([32, 64], description="Filters of each conv block.")
-    kernel_size: PositiveInt = 3
-    convs_per_block: PositiveInt = Field(1, description="Conv layers in each block.")
-    pooling: Literal["max", "average", "none"] = Field("max", description="2x2 pooling per block.")
+    kernel_size: PositiveInt = Field(3, description="Convolution kernel size.")
+    convs_per_block: PositiveInt = Field(1, description="Conv layers per block.")
+    pooling: Literal["max", "average", "none"] = Field(
+        "max", description="2x2 pooling after each block: `max`, `average` or `none`."
+    )
     batch_norm: bool = Field(False, description="Batch normalization after each conv.")
     conv_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout after each block.")
     global_pooling: bool = Field(
@@ -33,7 +35,10 @@ class CNNParams(RegularizedParams):
     )
     dense: list[PositiveInt] = Field([128], description="Dense head widths.")
     dropout: float = Field(0.5, ge=0.0, lt=1.0, description="Dropout after each dense layer.")
-    activation: str = "relu"
+    activation: str = Field("relu", description="Any Keras activation name.")
+
+    def fast_in_bfloat16(self) -> bool:
+        return True
 
 
 def conv_block(x, filters: int, params: CNNParams):  # (KerasTensor, ...) -> KerasTensor

@@ -18,9 +18,14 @@ if TYPE_CHECKING:
 
 class MLPParams(RegularizedParams):
     type: Literal["mlp"] = "mlp"
-    units: list[PositiveInt] = Field([512, 512], description="Width of each hidden layer.")
-    activation: str = Field("relu", description="Hidden-layer activation (any Keras name).")
+    units: list[PositiveInt] = Field(
+        [512, 512], description="Width of each hidden layer (`[]` for a linear model)."
+    )
+    activation: str = Field("relu", description="Any Keras activation name.")
     batch_norm: bool = Field(False, description="Batch normalization before each activation.")
+
+    def fast_with_xla(self) -> bool:
+        return True
 
 
 @models.register("mlp", MLPParams)

@@ -22,14 +22,22 @@ if TYPE_CHECKING:
 
 class LSTMParams(RegularizedParams):
     type: Literal["lstm"] = "lstm"
-    cell: Literal["lstm", "gru"] = "lstm"
+    cell: Literal["lstm", "gru"] = Field("lstm", description="`lstm` or `gru`.")
     units: list[PositiveInt] = Field([64], description="Units of each stacked recurrent layer.")
-    bidirectional: bool = False
+    bidirectional: bool = Field(False, description="Read each sequence both ways.")
+    dropout: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Dropout on the inputs of each recurrent layer."
+    )
     embedding_dim: PositiveInt = Field(64, description="Token embedding width (text only).")
     recurrent_dropout: float = Field(
-        0.0, ge=0.0, lt=1.0, description="Dropout on the recurrent state (slow: no cuDNN kernel)."
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Dropout on the recurrent state (disables the fast cuDNN kernel).",
     )
-    dense: list[PositiveInt] = Field([], description="Dense layers between the RNN and output.")
+    dense: list[PositiveInt] = Field(
+        [], description="Dense layers between the recurrent layers and the output."
+    )
 
 
 @models.register("lstm", LSTMParams)

@@ -23,12 +23,17 @@ if TYPE_CHECKING:
 
 class ResNetParams(RegularizedParams):
     type: Literal["resnet"] = "resnet"
-    blocks: list[PositiveInt] = Field([3, 3, 3], description="Residual blocks per stage.")
+    blocks: list[PositiveInt] = Field(
+        [3, 3, 3], description="Residual blocks per stage (ResNet-20 for small images)."
+    )
     filters: list[PositiveInt] = Field([16, 32, 64], description="Width of each stage.")
     block: Literal["basic", "bottleneck"] = Field(
-        "basic", description="basic: two 3x3 convs; bottleneck: 1x1-3x3-1x1 (4x wider output)."
+        "basic",
+        description="`basic` (two 3x3 convs) or `bottleneck` (1x1, 3x3, 1x1 with 4x wider output).",
     )
-    stem_filters: PositiveInt | None = Field(None, description="Stem width; default: filters[0].")
+    stem_filters: PositiveInt | None = Field(
+        None, description="Width of the 3x3 stem (default: `filters[0]`)."
+    )
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout before the output layer.")
 
     @model_validator(mode="after")
@@ -39,6 +44,9 @@ class ResNetParams(RegularizedParams):
                 "give one width per stage"
             )
         return self
+
+    def fast_in_bfloat16(self) -> bool:
+        return True
 
 
 def _conv(x, filters: int, kernel: int, strides: int, params: ResNetParams):

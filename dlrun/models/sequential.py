@@ -46,6 +46,25 @@ class SequentialParams(ModelParams):
                 )
         return layers
 
+    def layer_names(self) -> list[str]:
+        return [layer if isinstance(layer, str) else next(iter(layer)) for layer in self.layers]
+
+    def fast_with_xla(self) -> bool:
+        return set(self.layer_names()) <= XLA_FRIENDLY_LAYERS
+
+
+# Layers of dense nets, which XLA compiles well on a CPU (see ModelParams.fast_with_xla).
+XLA_FRIENDLY_LAYERS = {
+    "Activation",
+    "BatchNormalization",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "LayerNormalization",
+    "ReLU",
+    "Reshape",
+}
+
 
 def _layer(spec: LayerSpec, index: int) -> keras.layers.Layer:
     from dlrun import keras_names

@@ -24,11 +24,11 @@ if TYPE_CHECKING:
 class TransformerParams(RegularizedParams):
     type: Literal["transformer"] = "transformer"
     embed_dim: PositiveInt = Field(64, description="Width of token and position embeddings.")
-    num_heads: PositiveInt = Field(4, description="Attention heads; must divide embed_dim.")
+    num_heads: PositiveInt = Field(4, description="Attention heads; must divide `embed_dim`.")
     ff_dim: PositiveInt = Field(128, description="Hidden width of each feed-forward network.")
     num_blocks: PositiveInt = Field(2, description="Encoder blocks.")
     dropout: float = Field(
-        0.1, ge=0.0, lt=1.0, description="Dropout in blocks and before the head."
+        0.1, ge=0.0, lt=1.0, description="Dropout in the blocks and before the head."
     )
 
     @model_validator(mode="after")

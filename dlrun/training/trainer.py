@@ -105,29 +105,54 @@ def early_stopping(config: TrainConfig, logged: list[str]) -> keras.callbacks.Ca
 
 
 class EpochRecorder(keras.callbacks.Callback):
-    """Keeps every epoch's logs (plus timing) and hands the table on after each epoch."""
+    """Keeps every epoch's logs and throughput, and hands the table on after each epoch.
+
+    `samples_per_s` counts training only (the epoch up to validation), so it measures the
+    model and pipeline, not the size of the validation set; `epoch_time_s` is the whole epoch.
+    """
+
+    # The batch hook only notes the first step's time; Keras may run it on its callback thread.
+    async_safe = True
 
     def __init__(self, train_size: int, on_epoch_end: Callable[[pd.DataFrame], None]) -> None:
         super().__init__()
         self.train_size = train_size
         self.on_epoch_end_hook = on_epoch_end
         self.rows: list[dict[str, float]] = []
+        self.first_step_at: float | None = None
         self._started = 0.0
+        self._trained: float | None = None
 
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
-        self._started = time.perf_counter()
+        self._started, self._trained = time.perf_counter(), None
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        if self.first_step_at is None:
+            self.first_step_at = time.time()
+
+    def on_test_begin(self, logs=None) -> None:
+        if self._trained is None:  # validation begins: the training part of the epoch is over
+            self._trained = time.perf_counter() - self._started
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         seconds = time.perf_counter() - self._started
+        training = self._trained or seconds
         row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
         row.update(
-            epoch_time_s=round(seconds, 4), samples_per_s=round(self.train_size / seconds, 1)
+            epoch_time_s=round(seconds, 4), samples_per_s=round(self.train_size / training, 1)
         )
         self.rows.append(row)
         self.on_epoch_end_hook(self.history())
 
     def history(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows)
+
+
+class StopOnNaN(keras.callbacks.TerminateOnNaN):
+    """Keras's TerminateOnNaN, marked safe for Keras's callback thread (it only sets a flag), so
+    checking every batch does not stop Keras from dispatching batch hooks asynchronously."""
+
+    async_safe = True
 
 
 @dataclass(frozen=True)
@@ -137,6 +162,8 @@ class TrainingResult:
     """The epoch whose weights the model ends with (the best one when early stopping restores)."""
     stopped_early: bool
     train_time_s: float
+    first_step_at: float | None
+    """Wall-clock time (time.time()) when the first training step finished."""
 
 
 def fit(
@@ -153,7 +180,7 @@ def fit(
     recorder = EpochRecorder(train_size, on_epoch_end)
     every = [
         recorder,
-        keras.callbacks.TerminateOnNaN(),
+        StopOnNaN(),
         *([stopper] if stopper else []),
         *callbacks,
     ]
@@ -178,6 +205,7 @@ def fit(
         kept_epoch=int(kept),
         stopped_early=len(history) < config.epochs,
         train_time_s=time.perf_counter() - started,
+        first_step_at=recorder.first_step_at,
     )
 
 

@@ -69,10 +69,11 @@ def test_the_naive_forecast_is_the_last_value_or_one_season_back(tmp_path):
 
 def test_a_window_longer_than_the_series_is_a_clear_error(tmp_path):
     monthly_series(tmp_path, months=10)
+    config = load_config(series_config(tmp_path), ["data.window=12"])
     with pytest.raises(
         DataError, match="a window of 12 steps plus a horizon of 1 needs more than 12 rows"
     ):
-        splits_of(tmp_path, ", window: 12")
+        load_splits(config.data, config.seed)
 
 
 def test_a_season_beyond_the_window_is_rejected(tmp_path):

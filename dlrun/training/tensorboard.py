@@ -1,0 +1,46 @@
+"""TensorBoard logs in the run folder (`report.tensorboard: true`), an optional extra.
+
+`tf.summary` needs the `tensorboard` package to write anything, so its absence is reported as
+a config problem before any data is loaded, not as a crash after the first epoch.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dlrun import runs
+from dlrun.config.schema import ReportConfig
+from dlrun.errors import ConfigError
+
+if TYPE_CHECKING:
+    import keras
+
+
+def tensorboard_installed() -> bool:
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+def require_tensorboard(report: ReportConfig) -> None:
+    if report.tensorboard and not tensorboard_installed():
+        raise ConfigError(
+            "report.tensorboard is true, but TensorBoard is not installed",
+            fix='pip install "dlrun[tensorboard]" (or pip install tensorboard), '
+            "or set report.tensorboard: false",
+        )
+
+
+def tensorboard_callbacks(report: ReportConfig, run_dir: Path) -> list[keras.callbacks.Callback]:
+    """The Keras TensorBoard callback writing to `<run>/tensorboard/`, when asked for."""
+    if not report.tensorboard:
+        return []
+    import keras
+
+    # Per-epoch scalars (train/ and validation/ sub-folders); no profiler, which would slow the
+    # first epochs and needs extra packages.
+    return [
+        keras.callbacks.TensorBoard(
+            log_dir=str(run_dir / runs.TENSORBOARD_DIR), profile_batch=0, write_graph=True
+        )
+    ]
