@@ -13,6 +13,7 @@ from typing import Any
 
 import keras
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 
 from dlrun import diagnostics, environment, runs
@@ -83,18 +84,16 @@ def naive_forecasts(spec: DataSpec, test: Split) -> np.ndarray | None:
     return test.x[:, step, feature]
 
 
-def median_throughput(history) -> float:
+def median_throughput(history: pd.DataFrame) -> float:
     """Median training samples/s, without the first epoch (it also traces and compiles)."""
     speeds = history["samples_per_s"]
     return float(np.median(speeds.iloc[1:] if len(speeds) > 1 else speeds))
 
 
-def final_metrics(
-    history, kept_epoch: int, test: dict[str, float], baseline: dict[str, float]
-) -> dict[str, Any]:
+def kept_epoch_metrics(history: pd.DataFrame, kept_epoch: int) -> dict[str, float]:
+    """Train and validation values of the epoch whose weights the model kept."""
     row = history.iloc[kept_epoch - 1]
-    kept = {k: float(v) for k, v in row.items() if k not in NOT_CURVES}
-    return {**kept, **test, **baseline}
+    return {k: float(v) for k, v in row.items() if k not in NOT_CURVES}
 
 
 def resolve_precision(setting: str, model: ModelParams) -> str:
@@ -229,7 +228,8 @@ def run_experiment(
             pipelines.test,
         )
         metrics = {
-            **final_metrics(result.history, result.kept_epoch, test, {}),
+            **kept_epoch_metrics(result.history, result.kept_epoch),
+            **test,
             **{f"baseline_test_{k}": float(v) for k, v in baseline_test.items()},
             "baseline": baseline.description,
             "epochs_run": len(result.history),
