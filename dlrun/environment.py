@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from dlrun import __version__
 from dlrun.data import Splits
+
+
+@contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Close file descriptor 2 for a while: what C++ libraries (TensorFlow start-up, the TFLite
+    converter) write there bypasses Python's sys.stderr and its logging levels."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def versions() -> dict[str, str]:

@@ -13,7 +13,7 @@ from dlrun.data.checks import (
     require_labels_in_range,
     require_same_image_shape,
 )
-from dlrun.data.split import carve, limit
+from dlrun.data.split import train_validation_test
 from dlrun.params import Params
 
 
@@ -69,11 +69,9 @@ def image_splits(
         require_labels_in_range(labels, class_names, where)
     if test is not None:
         require_same_image_shape(train.x, test.x, where)
-    if test is None:
-        assert isinstance(params, HeldOutParams)
-        train, test = carve(train, params.test_split, seed=seed, stratify=True)
-    train = limit(train, params.limit, seed=seed + 1, stratify=True)
-    train, validation = carve(train, params.validation_split, seed=seed + 2, stratify=True)
+    train, validation, test = train_validation_test(
+        train, params, seed=seed, stratify=True, test=test
+    )
     num_classes = int(max(train.y.max(), test.y.max())) + 1
     names = class_names or [str(i) for i in range(num_classes)]
     require_classes_in_training(train.y, labels, names, where)

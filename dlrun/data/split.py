@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlrun.data.base import Split
+from dlrun.data.base import DataParams, HeldOutParams, Split
 
 
 def split_indices(
@@ -57,3 +57,22 @@ def column_stats(train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-column mean and std of the training rows (std 1 for constant columns)."""
     std = train.std(axis=0)
     return train.mean(axis=0), np.where(std > 0, std, 1.0)
+
+
+def train_validation_test(
+    rows: Split,
+    params: DataParams,
+    *,
+    seed: int,
+    stratify: bool,
+    test: Split | None = None,
+) -> tuple[Split, Split | None, Split]:
+    """The seeded three-way split every source makes: `test_split` of all rows (unless the data
+    has a test set of its own), at most `limit` training rows, then `validation_split` of them."""
+    if test is None:
+        assert isinstance(params, HeldOutParams)
+        rows, test = carve(rows, params.test_split, seed=seed, stratify=stratify)
+        assert test is not None
+    rows = limit(rows, params.limit, seed=seed + 1, stratify=stratify)
+    train, validation = carve(rows, params.validation_split, seed=seed + 2, stratify=stratify)
+    return train, validation, test

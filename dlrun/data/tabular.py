@@ -16,7 +16,7 @@ from dlrun.data.checks import (
     require_numbers,
 )
 from dlrun.data.registry import sources
-from dlrun.data.split import carve, column_stats, limit
+from dlrun.data.split import column_stats, train_validation_test
 from dlrun.errors import DataError, did_you_mean
 from dlrun.params import ConfigPath
 
@@ -154,10 +154,7 @@ def load_csv(params: CsvParams, seed: int) -> Splits:
 
     stratify = task == "classification"
     rows = Split(np.arange(len(table)), y)  # row numbers, so encoding can see training rows only
-    rest, test = carve(rows, params.test_split, seed=seed, stratify=stratify)
-    rest = limit(rest, params.limit, seed=seed + 1, stratify=stratify)
-    train, validation = carve(rest, params.validation_split, seed=seed + 2, stratify=stratify)
-    assert test is not None
+    train, validation, test = train_validation_test(rows, params, seed=seed, stratify=stratify)
     if class_names is not None:
         where = f"data.target: column '{params.target}' of {params.path.name}"
         require_classes_in_training(train.y, y, class_names, where)

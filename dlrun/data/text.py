@@ -14,7 +14,7 @@ from pydantic import Field, PositiveInt
 from dlrun.data.base import DataSpec, HeldOutParams, Split, Splits, Task
 from dlrun.data.checks import require_classes_in_training
 from dlrun.data.registry import sources
-from dlrun.data.split import carve, limit
+from dlrun.data.split import train_validation_test
 from dlrun.data.tabular import encode_target, read_table, require_columns, require_complete
 from dlrun.params import ConfigPath
 
@@ -64,10 +64,9 @@ def load_text_csv(params: TextCsvParams, seed: int) -> Splits:
 
     stratify = params.task == "classification"
     everything = Split(texts, y)
-    rest, test = carve(everything, params.test_split, seed=seed, stratify=stratify)
-    rest = limit(rest, params.limit, seed=seed + 1, stratify=stratify)
-    train, validation = carve(rest, params.validation_split, seed=seed + 2, stratify=stratify)
-    assert test is not None
+    train, validation, test = train_validation_test(
+        everything, params, seed=seed, stratify=stratify
+    )
     if class_names is not None:
         where = f"data.target: column '{params.target}' of {params.path.name}"
         require_classes_in_training(train.y, y, class_names, where)

@@ -12,16 +12,13 @@ By default both go to the run folder's `export/` folder; an existing export is r
 
 from __future__ import annotations
 
-import os
-import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dlrun import runs
+from dlrun.environment import native_stderr_silenced
 from dlrun.errors import DlrunError
 from dlrun.use.saved import SavedRun
 
@@ -83,7 +80,7 @@ def _convert(model: keras.Model, batch_size: int | None) -> bytes:
         _save(model, Path(folder), batch_size)
         converter = tf.lite.TFLiteConverter.from_saved_model(folder)
         try:
-            with _stderr_silenced():  # the converter prints its MLIR diagnostics itself
+            with native_stderr_silenced():  # the converter prints its MLIR diagnostics itself
                 return bytes(converter.convert())
         except Exception as error:  # the converter raises many types, all meaning "cannot"
             raise ExportError(
@@ -110,19 +107,6 @@ def _reason(error: Exception) -> str:
     ]
     reason = reasons[-1] if reasons else (str(error).splitlines() or [type(error).__name__])[0]
     return reason.split("\\n")[0][:300]
-
-
-@contextmanager
-def _stderr_silenced() -> Iterator[None]:
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def _refuse_what_tflite_cannot_run(model: keras.Model) -> None:
