@@ -46,8 +46,9 @@ def diagnose(
     target: str | None = None,
     times: np.ndarray | None = None,
     naive: np.ndarray | None = None,
+    draw: bool = True,
 ) -> tuple[dict[str, Any], dict[str, Figure]]:
-    """(metrics, {filename: figure}) for a test set.
+    """(metrics, {filename: figure}) for a test set; no figures are drawn when `draw` is False.
 
     For a series, `times` (of each target) and `naive` (the naive forecast of each) add a
     forecast-vs-actual chart over the test period with the naive forecast beside it.
@@ -61,14 +62,16 @@ def diagnose(
     if len(y_true) == 0 or len(y_true) != len(y_pred):
         return {}, {}
     if task == "classification":
-        metrics, figures = classification_diagnostics(y_true, y_pred, class_names, title=title)
+        metrics, figures = classification_diagnostics(
+            y_true, y_pred, class_names, title=title, draw=draw
+        )
     elif task == "regression" and y_true.size == y_pred.size:
         metrics, figures = regression_diagnostics(
-            y_true.ravel(), y_pred.ravel(), title=title, target=target
+            y_true.ravel(), y_pred.ravel(), title=title, target=target, draw=draw
         )
     else:
         return {}, {}
-    if times is not None and naive is not None and task == "regression":
+    if draw and times is not None and naive is not None and task == "regression":
         predicted = y_pred.ravel().astype(np.float64)
         if np.isfinite(predicted).all():
             figures[FORECAST_PLOT] = forecast_figure(
@@ -181,6 +184,7 @@ def classification_diagnostics(
     class_names: list[str] | None,
     *,
     title: str = "",
+    draw: bool = True,
 ) -> tuple[dict[str, Any], dict[str, Figure]]:
     labels = (
         np.argmax(y_true, axis=1) if y_true.ndim == 2 and y_true.shape[1] > 1 else y_true.ravel()
@@ -202,7 +206,7 @@ def classification_diagnostics(
         "test_macro_f1": float(np.mean([c["f1"] for c in per_class.values()])),
         "per_class": per_class,
     }
-    figures = {CONFUSION_PLOT: confusion_figure(counts, names, title)}
+    figures = {CONFUSION_PLOT: confusion_figure(counts, names, title)} if draw else {}
 
     both_present = num_classes == 2 and 0 < labels.sum() < len(labels)
     if both_present:
@@ -211,11 +215,16 @@ def classification_diagnostics(
         precision, recall = precision_recall_curve(labels, score)
         metrics["test_roc_auc"] = area_under(fpr, tpr)
         metrics["test_average_precision"] = average_precision(precision, recall)
-        positive_share = float(labels.mean())
-        figures[ROC_PLOT] = roc_figure(fpr, tpr, metrics["test_roc_auc"], names[1], title)
-        figures[PR_PLOT] = pr_figure(
-            precision, recall, metrics["test_average_precision"], positive_share, names[1], title
-        )
+        if draw:
+            figures[ROC_PLOT] = roc_figure(fpr, tpr, metrics["test_roc_auc"], names[1], title)
+            figures[PR_PLOT] = pr_figure(
+                precision,
+                recall,
+                metrics["test_average_precision"],
+                float(labels.mean()),
+                names[1],
+                title,
+            )
     return metrics, figures
 
 
@@ -339,13 +348,18 @@ def regression_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float
 
 
 def regression_diagnostics(
-    y_true: np.ndarray, y_pred: np.ndarray, *, title: str = "", target: str | None = None
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    *,
+    title: str = "",
+    target: str | None = None,
+    draw: bool = True,
 ) -> tuple[dict[str, Any], dict[str, Figure]]:
     scores = regression_scores(y_true, y_pred)
     what = _plain(target or "target")
     y_true, y_pred = y_true.astype(np.float64), y_pred.astype(np.float64)
     finite = np.isfinite(y_true) & np.isfinite(y_pred)
-    if not finite.any():  # a diverged model: the metrics say so, there is nothing to draw
+    if not draw or not finite.any():  # diverged: the metrics say so, there is nothing to draw
         return scores, {}
     y_true, y_pred = y_true[finite], y_pred[finite]
     return scores, {

@@ -219,6 +219,7 @@ def run_experiment(
             target=getattr(config.data, "target", None),
             times=splits.test.times,
             naive=naive_forecasts(spec, splits.test),
+            draw=config.report.plots,
         )
         baseline = naive_baseline(spec, splits.train.y, loss, width)
         baseline_test = evaluate_baseline(

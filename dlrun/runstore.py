@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
@@ -236,45 +236,54 @@ def pid_alive(pid: Any) -> bool:
     return True
 
 
-def _read_json_object(path: Path, problems: list[str]) -> dict[str, Any] | None:
-    """The file's object; None when missing; {} plus a named problem when unreadable."""
+class _Unparsable(ValueError):
+    """A run file's text is not valid JSON or YAML; the message says where."""
+
+
+def _parse_json(text: str) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as error:
-        problems.append(f"{path}: cannot be read ({error})")
-        return {}
-    try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as error:
-        problems.append(f"{path}: not valid JSON ({error.msg} at line {error.lineno}), ignored")
-        return {}
-    if not isinstance(data, dict):
-        problems.append(f"{path}: expected a JSON object, found {type(data).__name__}, ignored")
-        return {}
-    return data
+        raise _Unparsable(f"not valid JSON ({error.msg} at line {error.lineno})") from None
 
 
-def _read_yaml_mapping(path: Path, problems: list[str]) -> dict[str, Any] | None:
+def _parse_yaml(text: str) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as error:
-        problems.append(f"{path}: cannot be read ({error})")
-        return {}
-    try:
-        data = yaml.load(text, Loader=_YamlLoader)  # a safe loader, C or Python
+        return yaml.load(text, Loader=_YamlLoader)  # a safe loader, C or Python
     except yaml.YAMLError as error:
         where = getattr(error, "problem_mark", None)
         line = f" at line {where.line + 1}" if where else ""
-        problems.append(f"{path}: not valid YAML{line}, ignored")
+        raise _Unparsable(f"not valid YAML{line}") from None
+
+
+def _read_mapping(
+    path: Path, problems: list[str], parse: Callable[[str], Any], expected: str
+) -> dict[str, Any] | None:
+    """The file's mapping; None when missing; {} plus a named problem when unreadable."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as error:
+        problems.append(f"{path}: cannot be read ({error})")
+        return {}
+    try:
+        data = parse(text)
+    except _Unparsable as error:
+        problems.append(f"{path}: {error}, ignored")
         return {}
     if not isinstance(data, dict):
-        problems.append(f"{path}: expected a mapping, found {type(data).__name__}, ignored")
+        problems.append(f"{path}: expected {expected}, found {type(data).__name__}, ignored")
         return {}
     return data
+
+
+def _read_json_object(path: Path, problems: list[str]) -> dict[str, Any] | None:
+    return _read_mapping(path, problems, _parse_json, "a JSON object")
+
+
+def _read_yaml_mapping(path: Path, problems: list[str]) -> dict[str, Any] | None:
+    return _read_mapping(path, problems, _parse_yaml, "a mapping")
 
 
 def read_run(path: Path) -> Run:

@@ -210,3 +210,13 @@ def test_a_series_gets_a_forecast_chart_with_the_naive_forecast_beside_it():
 def test_no_forecast_chart_without_times():
     _, figures = diagnose("regression", np.arange(5.0), np.arange(5.0))
     assert FORECAST_PLOT not in figures
+
+
+def test_without_drawing_the_metrics_are_the_same_and_no_figure_is_made():
+    y_true = np.array([0, 1, 1, 0, 1])
+    y_score = np.array([0.2, 0.9, 0.6, 0.4, 0.3])
+    drawn_metrics, drawn = diagnose("classification", y_true, y_score, ["no", "yes"])
+    metrics, figures = diagnose("classification", y_true, y_score, ["no", "yes"], draw=False)
+    assert metrics == drawn_metrics
+    assert set(drawn) == {CONFUSION_PLOT, ROC_PLOT, PR_PLOT}
+    assert figures == {}
