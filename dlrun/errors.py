@@ -60,6 +60,14 @@ class TrainingFailed(DlrunError):
     run_dir = None  # set once the run folder exists
 
 
+class GateFailed(DlrunError):
+    """A gate (`--fail-under`, `--fail-over`) or a baseline check failed: the run itself is fine
+    and saved, its numbers are not good enough. Exit code 3, so CI tells it from a crash (1) or
+    a bad config (2)."""
+
+    exit_code = 3
+
+
 class OutputError(DlrunError):
     """The output root cannot take a run folder (not writable, or the disk is full)."""
 

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from dlrun import diagnostics, environment, runs
+from dlrun import diagnostics, environment, jobs, reuse, runs
 from dlrun.config import ExperimentConfig, to_yaml
+from dlrun.config.schema import DistributeConfig
 from dlrun.data import DataSpec, Split, Splits, load_splits
 from dlrun.data.pipeline import build_pipelines
 from dlrun.errors import (
@@ -31,8 +32,9 @@ from dlrun.errors import (
 from dlrun.models import ModelParams, build_model
 from dlrun.models.heads import default_loss, default_metrics
 from dlrun.plots import NOT_CURVES, history_figures
-from dlrun.training import trainer
+from dlrun.training import distributed, strategies, trainer
 from dlrun.training.baseline import evaluate_baseline, naive_baseline
+from dlrun.training.strategies import Distribution
 from dlrun.training.tensorboard import require_tensorboard, tensorboard_callbacks
 
 
@@ -109,37 +111,57 @@ XLA_MIN_EXAMPLES = 100_000
 
 
 def resolve_jit_compile(
-    setting: bool | str, model: ModelParams, deterministic: bool, examples: int
+    setting: bool | str,
+    model: ModelParams,
+    deterministic: bool,
+    examples: int,
+    distributed: bool = False,
 ) -> bool | str:
     """auto: Keras's own choice on a GPU; on a CPU, XLA for the models it measured faster on,
     when the run is long enough to earn back the compile time. Op determinism keeps XLA off
     unless asked for, as Keras does."""
     if setting != "auto":
         return setting
-    if deterministic:
+    if deterministic or distributed:  # Keras's auto is off under tf.distribute, too
         return False
     if tf.config.list_logical_devices("GPU"):
         return "auto"
     return model.fast_with_xla() and examples >= XLA_MIN_EXAMPLES
 
 
-def resolve_steps_per_execution(setting: int | str, steps_per_epoch: int) -> int:
+def resolve_steps_per_execution(
+    setting: int | str, steps_per_epoch: int, distribute: str = "none"
+) -> int:
     """auto: 32 batches per call (2.6x an MLP's throughput here at batch 32), but at most a
-    quarter of an epoch, so callbacks and the progress bar still see the epoch move."""
+    quarter of an epoch, so callbacks and the progress bar still see the epoch move; 1 under
+    mirrored, where Keras 3 fails with more (keras-team/keras#19246)."""
     if setting != "auto":
         return int(setting)
+    if distribute == "mirrored":
+        return 1
     return max(1, min(32, steps_per_epoch // 4))
 
 
-def data_and_model(config: ExperimentConfig) -> tuple[Splits, keras.Model]:
-    """The seeded data and the uncompiled model a config describes (what `summary` shows)."""
+def start_runtime(config: ExperimentConfig, distribute: bool = True) -> Distribution:
+    """Devices, seeds and the `train.distribute` strategy: what must precede TensorFlow's
+    first op (a multi-worker strategy joins its cluster here, waiting for every worker)."""
     use_device(config.train.device)
     seed_everything(config.seed, config.train.deterministic)
+    return strategies.start(config.train.distribute if distribute else DistributeConfig())
+
+
+def data_and_model(
+    config: ExperimentConfig, distribution: Distribution | None = None
+) -> tuple[Splits, keras.Model]:
+    """The seeded data and the uncompiled model a config describes (what `summary` shows),
+    made in the distribution's scope."""
+    distribution = distribution or start_runtime(config, distribute=False)
     splits = load_splits(config.data, config.seed)
     # The policy is read when layers are made; reset it so nothing else built later inherits it.
     keras.config.set_dtype_policy(resolve_precision(config.train.precision, config.model))
     try:
-        return splits, build_model(config.model, splits.spec)
+        with distribution.scope():
+            return splits, build_model(config.model, splits.spec)
     finally:
         keras.config.set_dtype_policy("float32")
 
@@ -151,13 +173,20 @@ def run_experiment(
     command: list[str] | None = None,
     config_path: Path | None = None,
     callbacks: list[keras.callbacks.Callback] | None = None,
-) -> RunOutcome:
+    resume: Path | None = None,
+) -> RunOutcome | distributed.WorkerOutcome:
     """Train, evaluate and record one run. Raises `DlrunError` before the run folder exists for
-    bad input (nothing written), `TrainingFailed` after it (the folder says why)."""
+    bad input (nothing written), `TrainingFailed` after it (the folder says why).
+
+    `resume`: a stopped run's folder (checked by `runstore.resumable_run`), continued from its
+    backup with its own config, which `config` must be."""
     started = time.time()
-    root = runs.writable_output_root(output_dir)  # a read-only or full disk fails before training
+    # A read-only or full disk fails before training.
+    root = runs.writable_output_root(resume.parent if resume else output_dir)
     require_tensorboard(config.report)
-    splits, model = data_and_model(config)
+    distribution = start_runtime(config)
+    distribution.check(config.train, config.report)
+    splits, model = data_and_model(config, distribution)
     spec = splits.spec
     width = int(model.output_shape[-1])
     loss = config.train.loss or default_loss(spec, width)
@@ -166,23 +195,29 @@ def run_experiment(
     )
 
     augment = getattr(config.data, "augment", None)
-    pipelines = build_pipelines(splits, config.train.batch_size, config.seed, augment)
+    pipelines = build_pipelines(
+        splits, config.train.batch_size, config.seed, augment, config.train.deterministic
+    )
     total_steps = config.train.epochs * pipelines.steps_per_epoch
     steps_per_execution = resolve_steps_per_execution(
-        config.train.steps_per_execution, pipelines.steps_per_epoch
+        config.train.steps_per_execution,
+        pipelines.steps_per_epoch,
+        config.train.distribute.strategy,
     )
     jit_compile = resolve_jit_compile(
         config.train.jit_compile,
         config.model,
         config.train.deterministic,
         examples=config.train.epochs * len(splits.train),
+        distributed=distribution.strategy is not None,
     )
-    model.compile(
-        optimizer=trainer.build_optimizer(config.train.optimizer, total_steps),
-        steps_per_execution=steps_per_execution,
-        jit_compile=jit_compile,
-        **trainer.compile_arguments(loss, metric_names),
-    )
+    with distribution.scope():
+        model.compile(
+            optimizer=trainer.build_optimizer(config.train.optimizer, total_steps),
+            steps_per_execution=steps_per_execution,
+            jit_compile=jit_compile,
+            **trainer.compile_arguments(loss, metric_names),
+        )
     logged = trainer.logged_names(metric_names, has_validation=splits.validation is not None)
     stopper = trainer.early_stopping(config.train, logged)
     weights = trainer.class_weights(config.train.class_weight, splits.train.y, spec.num_classes)
@@ -196,19 +231,44 @@ def run_experiment(
         jit_compile=jit_compile,
     )
 
-    run = runs.RunFolder.create(root, config.name)
-    run.start(to_yaml(resolved), _run_info(config, splits, command, config_path), spec.to_dict())
-    try:
-        result = trainer.fit(
+    info = _run_info(config, splits, command, config_path)
+    if distribution.strategy is not None:
+        info["distribute"] = distribution.describe(config.train.batch_size)
+    run, start = jobs.open_run(
+        root, config, to_yaml(resolved), info, spec, resume=resume, distribution=distribution
+    )
+
+    def train(extra: list[keras.callbacks.Callback], on_epoch_end: Any) -> trainer.TrainingResult:
+        arguments: dict[str, Any] = {
+            "train_size": len(splits.train),
+            "class_weight": weights,
+            "stopper": stopper,
+            "callbacks": [*(callbacks or []), *extra],
+            "on_epoch_end": on_epoch_end,
+            "start": start,
+        }
+        if not distribution.multi_worker:
+            return trainer.fit(model, pipelines, config.train, **arguments)
+        return distributed.fit(
             model,
             pipelines,
             config.train,
-            train_size=len(splits.train),
-            class_weight=weights,
-            stopper=stopper,
-            callbacks=[*(callbacks or []), *tensorboard_callbacks(config.report, run.path)],
-            on_epoch_end=run.write_history,
+            distribution=distribution,
+            splits=(splits.train, splits.validation),
+            seed=config.seed,
+            steps_per_execution=steps_per_execution,
+            **arguments,
         )
+
+    if run is None:  # a worker of a multi-worker job other than the chief: no run folder
+        return distributed.run_worker(
+            lambda: train([], lambda history: None), model, distribution, start
+        )
+    try:
+        result = train(tensorboard_callbacks(config.report, run.path), run.write_history)
+        if distribution.multi_worker:  # the chief goes on alone: leave the strategy
+            info["distribute"]["weights_sha256"] = distributed.weights_digest(model)
+            model = distributed.local_copy(model)
         test = trainer.evaluate(model, pipelines.test, prefix="test_")
         test_metrics, test_figures = diagnostics.diagnose(
             spec.task,
@@ -268,6 +328,8 @@ def run_experiment(
         failure = (
             error
             if isinstance(error, TrainingFailed)
+            else distributed.PeerFailed.of(error)
+            if distribution.multi_worker and distributed.peer_failure(error)
             else TrainingFailed(
                 f"training failed: {type(error).__name__}: {one_line(error)}",
                 fix=failure_advice(error, run.path / runs.ERROR_LOG),
@@ -280,7 +342,9 @@ def run_experiment(
         runs.COMPLETED,
         peak_rss_mb=environment.peak_rss_mb(),
         first_step_unix_time=result.first_step_at,
+        **({"distribute": info["distribute"]} if "distribute" in info else {}),
     )
+    run.remove_backup()
     return RunOutcome(run.path, runs.COMPLETED, metrics)
 
 
@@ -302,6 +366,8 @@ def _run_info(
         "model_type": config.model.type,
         "data_source": config.data.source,
         "data_sizes": splits.sizes(),
+        "config_hash": reuse.config_hash(config),
+        "group_hash": reuse.group_hash(config),
         "data_fingerprint": fingerprints["data"],
         "test_fingerprint": fingerprints["test"],
         "device": environment.device_description(),

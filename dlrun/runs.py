@@ -12,6 +12,14 @@
         tensorboard/   TensorBoard logs (report.tensorboard: true)
         evaluations/   one JSON file per `dlrun evaluate` (metrics.json is never rewritten)
         export/        `dlrun export` output: savedmodel/, model.tflite
+        backup/        the training state after the last finished epoch (Keras BackupAndRestore),
+                       what `dlrun train --resume` continues from; deleted once the run completes
+
+A sweep (`dlrun sweep`) is a folder of run folders beside its record:
+
+    outputs/<YYYYmmdd-HHMMSS>-sweep-<name>-<id>/
+        sweep.json     the grid, the seeds and each member's overrides, status and run folder
+        <YYYYmmdd-HHMMSS>-<name>-<id>/   one ordinary run folder per member
 
 Every file is written to a temporary name and renamed, so a reader never sees half a file.
 """
@@ -52,6 +60,9 @@ ERROR_LOG = "error.log"
 TENSORBOARD_DIR = "tensorboard"
 EVALUATIONS_DIR = "evaluations"
 EXPORT_DIR = "export"
+BACKUP_DIR = "backup"
+SWEEP_FILE = "sweep.json"
+SWEEP_PREFIX = "sweep-"
 
 RUNNING, COMPLETED, FAILED, INTERRUPTED = "running", "completed", "failed", "interrupted"
 
@@ -210,6 +221,29 @@ class RunFolder:
             },
         )
 
+    @property
+    def backup_dir(self) -> Path:
+        """Keras's `BackupAndRestore` folder: written by Keras, in Keras's format."""
+        return self.path / BACKUP_DIR
+
+    def remove_backup(self) -> None:
+        """A completed run cannot be resumed: its backup would only duplicate `model.keras`."""
+        shutil.rmtree(self.backup_dir, ignore_errors=True)
+
+    def restart(self, from_epoch: int, history: pd.DataFrame | None, **fields: Any) -> None:
+        """Mark an existing run running again (`--resume`, a restarted worker): history.csv cut to
+        the epochs the backup holds, the resume appended to `resumes` in run.json."""
+        if history is not None and history.empty:
+            (self.path / HISTORY_FILE).unlink(missing_ok=True)
+        elif history is not None:
+            self.write_history(history)
+        info = self.read_json(RUN_FILE)
+        resumes = [*info.get("resumes", []), {"at": now(), "from_epoch": from_epoch, **fields}]
+        for stale in ("duration_s", "error", "interrupted_by", "epochs_run"):
+            info.pop(stale, None)
+        info.update(status=RUNNING, ended_at=None, pid=os.getpid(), resumes=resumes)
+        self.write_json(RUN_FILE, info)
+
     def finish(self, status: str, **fields: Any) -> None:
         info = self.read_json(RUN_FILE)
         ended = datetime.now(timezone.utc)
@@ -264,3 +298,14 @@ class RunFolder:
             os.replace(tmp, self.path / MODEL_FILE)
         finally:
             tmp.unlink(missing_ok=True)
+
+
+def create_sweep_folder(root: Path, name: str) -> RunFolder:
+    """A new sweep folder, `<stamp>-sweep-<name>-<id>`, made like a run folder (never reused);
+    its members' run folders go inside it."""
+    return RunFolder.create(root, f"{SWEEP_PREFIX}{name}")
+
+
+def write_sweep(folder: Path, record: dict[str, Any]) -> None:
+    """`sweep.json`, rewritten whole (atomically) each time a member starts or ends."""
+    write_atomic(folder / SWEEP_FILE, _json({"schema_version": SCHEMA_VERSION, **record}))

@@ -125,6 +125,13 @@ class Run:
     def task(self) -> str | None:
         return _dig(self.config, "data.task")
 
+    @property
+    def group_hash(self) -> str | None:
+        """Equal for runs whose configs differ at most in `seed` (see `dlrun.reuse`); None for
+        runs recorded before dlrun wrote it."""
+        value = self.info.get("group_hash")
+        return value if isinstance(value, str) and value else None
+
     @cached_property
     def params(self) -> dict[str, Any]:
         """The config as dotted keys (`train.optimizer.learning_rate`), as `--set` names them."""
@@ -313,7 +320,14 @@ def is_run_folder(path: Path) -> bool:
     return path.is_dir() and any((path / name).is_file() for name in MARKER_FILES)
 
 
-def _child_run_folders(folder: Path) -> Iterator[Path]:
+def is_sweep_folder(path: Path) -> bool:
+    """A folder `dlrun sweep` made: its members' run folders sit inside, beside `sweep.json`."""
+    return (path / runs.SWEEP_FILE).is_file()
+
+
+def _child_run_folders(folder: Path, *, into_sweeps: bool = True) -> Iterator[Path]:
+    """Run folders directly inside `folder`, and (`into_sweeps`) those inside the sweep folders
+    there, so an output root lists the members of its sweeps too."""
     try:
         entries = list(os.scandir(folder))
     except OSError as error:
@@ -324,10 +338,13 @@ def _child_run_folders(folder: Path) -> Iterator[Path]:
         child = Path(entry.path)
         if any(os.path.isfile(os.path.join(entry.path, name)) for name in MARKER_FILES):
             yield child
+        elif into_sweeps and os.path.isfile(os.path.join(entry.path, runs.SWEEP_FILE)):
+            yield from _child_run_folders(child, into_sweeps=False)
 
 
 def run_folders(paths: Iterable[Path], *, default_root: Path) -> list[Path]:
-    """Run folders named by the user: each path is a run folder or a folder of run folders.
+    """Run folders named by the user: each path is a run folder or a folder of run folders
+    (an output root, whose sweeps' members count as its own, or a sweep folder).
 
     With no paths, the runs under `default_root` (the output root). Raises `RunStoreError`
     for a path that does not exist, or that is neither a run nor holds any.
@@ -373,6 +390,10 @@ def find_by_id(text: str, root: Path) -> Path:
         child
         for child in _child_run_folders(root)
         if child.name == text or child.name.endswith(f"-{text}")
+    ) or sorted(  # a sweep's id or folder name stands for its members
+        child
+        for child in root.glob(f"*-{runs.SWEEP_PREFIX}*")
+        if (child.name == text or child.name.endswith(f"-{text}")) and is_sweep_folder(child)
     )
     if len(hits) > 1:
         raise RunStoreError(
@@ -381,6 +402,17 @@ def find_by_id(text: str, root: Path) -> Path:
             fix="give the run folder's path",
         )
     return hits[0] if hits else Path(text)
+
+
+def run_infos(root: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """(folder, `run.json`) of every readable run in the output root, sweep members included:
+    only `run.json` is read, so looking for a run to reuse stays quick among thousands."""
+    if not root.is_dir():
+        return
+    for path in _child_run_folders(root):
+        info = _read_json_object(path / runs.RUN_FILE, [])
+        if info:
+            yield path, info
 
 
 def load_runs(paths: Iterable[Path], *, default_root: Path) -> list[Run]:
@@ -486,3 +518,64 @@ def run_ids(root: Path) -> list[tuple[str, str]]:
 
 
 _RETRAIN = "train the config again (`dlrun train`), or restore the file from a copy of the run"
+
+
+# What `dlrun train --resume` and a restarted multi-worker chief need from a stopped run.
+
+
+def resumable_run(path: Path, *, default_root: Path) -> Run:
+    """The run `--resume` names, checked before anything loads: one that stopped before it
+    completed (interrupted, failed, or crashed), whose process is gone."""
+    run = load_one(path, default_root=default_root)
+    if run.status == runs.COMPLETED:
+        raise RunStoreError(
+            f"{run.path}: the run completed, so there is nothing to resume",
+            fix="train it again (`dlrun train CONFIG`) for a new run, or pick a run that stopped "
+            "early (`dlrun runs --filter \"status != 'completed'\"`)",
+        )
+    if run.status == runs.RUNNING:
+        raise RunStoreError(
+            f"{run.path}: the run is still training (process {run.info.get('pid')} is alive)",
+            fix="wait for it, or stop it first (Ctrl-C or `kill PID`), then resume",
+        )
+    if run.status in (INCOMPLETE, UNREADABLE) or not (run.path / runs.CONFIG_FILE).is_file():
+        raise RunStoreError(
+            f"{run.path}: not a run dlrun can resume (status: {run.status})",
+            expected=f"a run folder with {runs.RUN_FILE} and {runs.CONFIG_FILE}",
+            fix=_RETRAIN,
+        )
+    return run
+
+
+def history_rows(path: Path, epochs: int) -> list[dict[str, float]]:
+    """The first `epochs` rows of a run's `history.csv` (a resumed run keeps those its backup
+    holds; a row written after the backup's last save is trained again)."""
+    import csv
+
+    try:
+        with (path / runs.HISTORY_FILE).open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except (FileNotFoundError, csv.Error, UnicodeDecodeError):
+        return []
+    kept: list[dict[str, float]] = []
+    for row in rows[:epochs]:
+        try:
+            kept.append(
+                {k: int(v) if k == "epoch" else float(v) for k, v in row.items() if k and v}
+            )
+        except ValueError:
+            break
+    return kept
+
+
+def unfinished_job_run(root: Path, job_id: str) -> Path | None:
+    """The newest run of a multi-worker job (`run.json` `distribute.job_id`) that has not
+    completed: where a restarted chief continues."""
+    found = [
+        path
+        for path, info in run_infos(root)
+        if isinstance(info.get("distribute"), dict)
+        and info["distribute"].get("job_id") == job_id
+        and info.get("status") != runs.COMPLETED
+    ]
+    return max(found, key=lambda path: path.name) if found else None

@@ -37,6 +37,14 @@ def output_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return out
 
 
+@pytest.fixture(autouse=True)
+def outside_github_actions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests run as on a laptop even inside a CI job: no job summary appended to, no
+    `::error::` annotations (the tests that want them set these variables themselves)."""
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+
+
 def write_idx(path: Path, array: np.ndarray) -> Path:
     """An IDX file (gzipped when the name ends in .gz) holding `array` as unsigned bytes."""
     header = bytes([0, 0, 0x08, array.ndim]) + b"".join(

@@ -45,6 +45,27 @@ SetOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object, nothing else.")]
+JunitOption = Annotated[
+    Path | None,
+    typer.Option("--junit", help="Write JUnit XML to this file: one test case per gate or check."),
+]
+FailUnderOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fail-under",
+        help="METRIC=VALUE: exit 3 when the run's metric is below VALUE (the run is still "
+        "saved). Repeatable.",
+        show_default=False,
+    ),
+]
+FailOverOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fail-over",
+        help="METRIC=VALUE: exit 3 when the run's metric is above VALUE. Repeatable.",
+        show_default=False,
+    ),
+]
 
 
 def complete_run_id(incomplete: str) -> list[tuple[str, str]]:

@@ -152,10 +152,20 @@ def compare(
     filter_: FilterOption = None,
     last: LastOption = None,
     fmt: FormatOption = "table",
+    per_run: Annotated[
+        bool,
+        typer.Option(
+            "--per-run",
+            help="One row per run. By default completed runs that differ only by seed share a "
+            "row: each metric's mean ± std, and n, the number of runs.",
+        ),
+    ] = False,
 ) -> None:
     """Compare runs side by side: the config values that differ, and the final metrics.
 
     The best value of each metric column is highlighted (bold in Markdown).
+
+    Runs that differ only by seed share a row: mean ± std and n (--per-run: a row each).
 
     Example: dlrun compare outputs --sort=-test_accuracy --filter "train.optimizer.name == 'adam'"
     """
@@ -178,7 +188,14 @@ def compare(
     warn(selection.notes)
     if not selection.runs:
         err.print("no runs match", style="yellow")
-    show_grid(comparison_grid(selection), fmt)
+    from dlrun.groups import group_runs, grouped_grid
+
+    groups = [] if per_run else group_runs(selection.runs)
+    if any(len(group.runs) > 1 for group in groups):
+        machine = fmt in ("csv", "json")
+        show_grid(grouped_grid(selection, groups, machine=machine, sort=sort), fmt)
+    else:
+        show_grid(comparison_grid(selection), fmt)
 
 
 @app.command()

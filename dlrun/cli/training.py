@@ -19,13 +19,26 @@ from rich.table import Table
 
 from dlrun.cli.app import (
     ConfigArg,
+    FailOverOption,
+    FailUnderOption,
     JsonOption,
+    JunitOption,
     SetOption,
     app,
     err,
     guarded,
     out,
     sigterm_interrupts,
+)
+from dlrun.cli.launch import (
+    OptionalConfigArg,
+    ResumeOption,
+    WorkerIndexOption,
+    WorkersOption,
+    launch_cluster,
+    report_worker,
+    supervise_worker,
+    training_target,
 )
 
 
@@ -79,7 +92,7 @@ def validate(config: ConfigArg, set_: SetOption = None, as_json: JsonOption = Fa
 
 @app.command()
 def train(
-    config: ConfigArg,
+    config: OptionalConfigArg = None,
     set_: SetOption = None,
     output_dir: Annotated[
         Path | None,
@@ -91,14 +104,71 @@ def train(
     ] = None,
     as_json: JsonOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
+    skip_existing: Annotated[
+        bool,
+        typer.Option(
+            "--skip-existing",
+            help="Reuse a completed run of the output root with the same config hash and data "
+            "fingerprint instead of training (reported as usual, with reused: true in --json).",
+        ),
+    ] = False,
+    fail_under: FailUnderOption = None,
+    fail_over: FailOverOption = None,
+    junit: JunitOption = None,
+    resume: ResumeOption = None,
+    workers: WorkersOption = None,
+    worker_index: WorkerIndexOption = None,
 ) -> None:
     """Train, evaluate and save one run folder.
 
     Example: dlrun train configs/wine_quality.yaml --set train.epochs=5
     """
-    from dlrun.config import load_config
+    from dlrun.cli.ci import finish_gated_run, gates_from_flags, run_gates
+    from dlrun.training.supervise import supervised
 
-    experiment = guarded(lambda: load_config(config, set_ or []), as_json)
+    experiment, config, resume = guarded(
+        lambda: training_target(config, set_ or [], resume, skip_existing), as_json
+    )
+    gates = gates_from_flags(fail_under, fail_over, junit, as_json)  # before any training
+    cluster = guarded(lambda: launch_cluster(experiment, workers, worker_index, resume), as_json)
+    if cluster is not None and not supervised():  # restarts its training when a peer fails
+        raise typer.Exit(supervise_worker(experiment, cluster, sys.argv[1:]))
+    outcome = (skip_existing and reused_run(experiment, output_dir, quiet, as_json)) or train_new(
+        experiment, config, output_dir, quiet, as_json, resume
+    )
+    if not hasattr(outcome, "run_dir"):  # a multi-worker job's worker other than the chief
+        report_worker(outcome, as_json, quiet)
+        return
+    gate_results = run_gates(outcome.run_dir, outcome.metrics, gates, as_json)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "run_dir": str(outcome.run_dir),
+                    "status": outcome.status,
+                    "metrics": outcome.metrics,
+                    **({"reused": getattr(outcome, "reused", False)} if skip_existing else {}),
+                    **({"gates": [r.to_dict() for r in gate_results]} if gates else {}),
+                }
+            )
+        )
+    elif not quiet:
+        out.print(summary_table(outcome.metrics))
+        out.print(f"run folder: {outcome.run_dir}", markup=False)
+    # Job summary, JUnit, a line per gate; exit 3 when a gate failed (the run stays saved).
+    finish_gated_run(outcome.run_dir, gate_results, junit=junit, as_json=as_json, quiet=quiet)
+
+
+def train_new(
+    experiment: Any,
+    config: Path,
+    output_dir: Path | None,
+    quiet: bool,
+    as_json: bool,
+    resume: Path | None = None,
+) -> Any:
+    """Train the config into a new run folder (or the stopped run `resume`); the experiment's
+    `RunOutcome`."""
     run_experiment = guarded(load_training_stack, as_json).run_experiment
     from dlrun.training.progress import RichProgress
 
@@ -111,29 +181,33 @@ def train(
             markup=True,
         )
     with sigterm_interrupts():
-        outcome = guarded(
+        return guarded(
             lambda: run_experiment(
                 experiment,
                 output_dir=output_dir,
                 command=sys.argv,
                 config_path=config,
                 callbacks=callbacks,
+                resume=resume,
             ),
             as_json,
         )
-    if as_json:
-        print(
-            json.dumps(
-                {
-                    "run_dir": str(outcome.run_dir),
-                    "status": outcome.status,
-                    "metrics": outcome.metrics,
-                }
-            )
+
+
+def reused_run(experiment: Any, output_dir: Path | None, quiet: bool, as_json: bool) -> Any:
+    """`--skip-existing`: the completed run standing in for this one, or None to train."""
+    from dlrun.reuse import find_reusable
+
+    found = guarded(lambda: find_reusable(experiment, output_dir), as_json)
+    if found is not None and not (quiet or as_json):
+        err.print(
+            f"reusing {found.run_dir}: a completed run with the same config hash "
+            f"({found.config_hash}) and data fingerprint ({found.data_fingerprint}); "
+            "nothing was trained",
+            markup=False,
+            soft_wrap=True,
         )
-    elif not quiet:
-        out.print(summary_table(outcome.metrics))
-        out.print(f"run folder: {outcome.run_dir}", markup=False)
+    return found
 
 
 @app.command()

@@ -84,14 +84,20 @@ def apply_override(document: dict[str, Any], parts: list[str], value: Any) -> No
         raise ConfigError(f"--set {'.'.join(parts)}: cannot set a key inside {node!r}")
 
 
-def load_config(path: Path | str, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
-    """The validated config; every problem is reported at once in one `ConfigError`."""
-    path = Path(path)
+def load_raw(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """The config as written: the file, its `extends:` bases and the overrides, not validated."""
     document = load_document(path)  # the file, with its `extends:` bases merged in
     expand_short_forms(document)
     for override in overrides:
         apply_override(document, *parse_override(override))
     document.setdefault("name", path.stem)
+    return document
+
+
+def load_config(path: Path | str, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
+    """The validated config; every problem is reported at once in one `ConfigError`."""
+    path = Path(path)
+    document = load_raw(path, overrides)
     try:
         return ExperimentConfig.model_validate(document, context={"base_dir": path.parent})
     except ValidationError as error:

@@ -77,6 +77,44 @@ class EarlyStoppingConfig(Params):
     )
 
 
+class DistributeConfig(Params):
+    """How training spreads over devices and machines (see README, Distributed training)."""
+
+    strategy: Literal["none", "mirrored", "multi_worker"] = Field(
+        "none",
+        description="`none`: one device. `mirrored`: every GPU of this machine "
+        "(`tf.distribute.MirroredStrategy`; all logical CPU devices when there is no GPU). "
+        "`multi_worker`: one process per machine, started with `dlrun train CONFIG --workers "
+        "... --worker-index I` or `TF_CONFIG` (`tf.distribute.MultiWorkerMirroredStrategy`).",
+    )
+    communication: Literal["auto", "ring", "nccl"] = Field(
+        "auto",
+        description="multi_worker: the collective implementation for all-reduce: `ring` (gRPC, "
+        "any device), `nccl` (GPUs), or `auto` (TensorFlow chooses).",
+    )
+    max_restarts: int = Field(
+        3,
+        ge=0,
+        le=1000,
+        description="multi_worker: how often `dlrun train` restarts its own worker process "
+        "after a peer failed, so the job continues from its backup once the peer is back.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_strategy(cls, value: Any) -> Any:
+        return {"strategy": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _multi_worker_options(self) -> DistributeConfig:
+        if self.communication != "auto" and self.strategy != "multi_worker":
+            raise ValueError(
+                f"communication: {self.communication} applies to strategy: multi_worker only "
+                "(mirrored lets TensorFlow choose: NCCL between GPUs)"
+            )
+        return self
+
+
 class TrainConfig(Params):
     # Upper bounds keep absurd values (1e20) out of TensorFlow, where they crash, not fail.
     epochs: PositiveInt = Field(10, le=1_000_000, description="Maximum number of epochs.")
@@ -128,6 +166,11 @@ class TrainConfig(Params):
     )
     deterministic: bool = Field(
         False, description="TensorFlow op determinism: bit-identical reruns on any device, slower."
+    )
+    distribute: DistributeConfig = Field(
+        default_factory=DistributeConfig,
+        description="`none`, `mirrored` or `multi_worker`, or a mapping with options. "
+        "`batch_size` is the global batch: each of N replicas trains on batch_size / N.",
     )
 
 

@@ -28,18 +28,62 @@ class Pipelines:
     validation: tf.data.Dataset | None
     test: tf.data.Dataset
     steps_per_epoch: int
+    epoch: tf.Variable | None = None
+    """The epoch whose order `train` yields; set it before each epoch (`trainer.fit` does)."""
+
+
+def shuffled_rows(size: int, seed: int, epoch: tf.Variable | None = None) -> tf.data.Dataset:
+    """One epoch of row indices in a seeded random order.
+
+    With `epoch`, the order is drawn from (seed, epoch), the variable read as each iteration
+    starts: an epoch's order does not depend on how many epochs this process ran before, so a
+    resumed run, or one worker of many, sees the same batches as an uninterrupted run. Without
+    it, tf.data reshuffles at every iteration (a sequence only the same process repeats).
+    """
+    if epoch is None:
+        rows = tf.data.Dataset.range(size)
+        return rows.shuffle(size, seed=seed, reshuffle_each_iteration=True)
+
+    def permutation(_: tf.Tensor) -> tf.data.Dataset:
+        key = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
+        order = tf.random.experimental.stateless_shuffle(tf.range(size, dtype=tf.int64), key)
+        return tf.data.Dataset.from_tensor_slices(order)
+
+    return (
+        tf.data.Dataset.range(1)
+        .flat_map(permutation)
+        .apply(tf.data.experimental.assert_cardinality(size))
+    )
 
 
 def to_dataset(
-    split: Split, batch_size: int, *, shuffle_seed: int | None = None
+    split: Split,
+    batch_size: int,
+    *,
+    shuffle_seed: int | None = None,
+    epoch: tf.Variable | None = None,
+    deterministic: bool = False,
 ) -> tf.data.Dataset:
-    rows = tf.data.Dataset.range(len(split))
-    if shuffle_seed is not None:
-        rows = rows.shuffle(len(split), seed=shuffle_seed, reshuffle_each_iteration=True)
+    rows = (
+        tf.data.Dataset.range(len(split))
+        if shuffle_seed is None
+        else shuffled_rows(len(split), shuffle_seed, epoch)
+    )
     batches = rows.batch(batch_size).map(
-        batch_gatherer(split), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+        batch_gatherer(split),
+        num_parallel_calls=gather_parallelism(epoch, deterministic),
+        deterministic=True,
     )
     return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def gather_parallelism(epoch: tf.Variable | None, deterministic: bool) -> int | None:
+    """AUTOTUNE; but under op determinism (`deterministic`) tf.data makes the gather sequential
+    anyway once the order reads the epoch variable (logging an error line as it rewrites it), so
+    ask for that."""
+    if epoch is not None and deterministic:
+        return None
+    return tf.data.AUTOTUNE
 
 
 def batch_gatherer(split: Split) -> Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
@@ -83,9 +127,16 @@ def augmentation(config: AugmentConfig, seed: int) -> keras.Sequential:
 
 
 def build_pipelines(
-    splits: Splits, batch_size: int, seed: int, augment: AugmentConfig | None = None
+    splits: Splits,
+    batch_size: int,
+    seed: int,
+    augment: AugmentConfig | None = None,
+    deterministic: bool = False,
 ) -> Pipelines:
-    train = to_dataset(splits.train, batch_size, shuffle_seed=seed)
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+    train = to_dataset(
+        splits.train, batch_size, shuffle_seed=seed, epoch=epoch, deterministic=deterministic
+    )
     if augment is not None:
         augmenter = augmentation(augment, seed)
         train = train.map(
@@ -96,4 +147,5 @@ def build_pipelines(
         validation=to_dataset(splits.validation, batch_size) if splits.validation else None,
         test=to_dataset(splits.test, batch_size),
         steps_per_epoch=-(-len(splits.train) // batch_size),
+        epoch=epoch,
     )

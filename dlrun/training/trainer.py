@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -19,6 +20,7 @@ from dlrun import keras_names
 from dlrun.config.schema import OptimizerConfig, TrainConfig
 from dlrun.data.pipeline import Pipelines
 from dlrun.errors import ConfigError, TrainingFailed, did_you_mean
+from dlrun.training.backup import backup_callbacks
 
 
 def build_optimizer(config: OptimizerConfig, total_steps: int) -> keras.optimizers.Optimizer:
@@ -109,16 +111,22 @@ class EpochRecorder(keras.callbacks.Callback):
 
     `samples_per_s` counts training only (the epoch up to validation), so it measures the
     model and pipeline, not the size of the validation set; `epoch_time_s` is the whole epoch.
+    A resumed run starts from the rows of the epochs its backup holds (`earlier`).
     """
 
     # The batch hook only notes the first step's time; Keras may run it on its callback thread.
     async_safe = True
 
-    def __init__(self, train_size: int, on_epoch_end: Callable[[pd.DataFrame], None]) -> None:
+    def __init__(
+        self,
+        train_size: int,
+        on_epoch_end: Callable[[pd.DataFrame], None],
+        earlier: list[dict[str, float]] | None = None,
+    ) -> None:
         super().__init__()
         self.train_size = train_size
         self.on_epoch_end_hook = on_epoch_end
-        self.rows: list[dict[str, float]] = []
+        self.rows: list[dict[str, float]] = list(earlier or [])
         self.first_step_at: float | None = None
         self._started = 0.0
         self._trained: float | None = None
@@ -155,6 +163,30 @@ class StopOnNaN(keras.callbacks.TerminateOnNaN):
     async_safe = True
 
 
+class EpochOrder(keras.callbacks.Callback):
+    """Tells the training pipeline which epoch starts, before Keras iterates it: each epoch's
+    order is drawn from (seed, epoch), so a resumed run sees the batches an uninterrupted one
+    would have."""
+
+    def __init__(self, epoch: Any) -> None:
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self.epoch.assign(epoch)
+
+
+@dataclass(frozen=True)
+class Start:
+    """Where training starts: epoch 0, or the epoch a backup finished (a resumed run), with
+    the history rows of the epochs before it."""
+
+    epoch: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    backup_dir: Path | None = None
+    """Where the training state is saved after every epoch (None: not saved)."""
+
+
 @dataclass(frozen=True)
 class TrainingResult:
     history: pd.DataFrame
@@ -176,26 +208,39 @@ def fit(
     stopper: keras.callbacks.Callback | None,
     callbacks: list[keras.callbacks.Callback],
     on_epoch_end: Callable[[pd.DataFrame], None],
+    start: Start | None = None,
 ) -> TrainingResult:
-    recorder = EpochRecorder(train_size, on_epoch_end)
+    start = start or Start()
+    recorder = EpochRecorder(train_size, on_epoch_end, start.history)
     every = [
         recorder,
         StopOnNaN(),
         *([stopper] if stopper else []),
         *callbacks,
+        # After the recorder: history.csv holds an epoch before the backup says it is done.
+        *(backup_callbacks(start.backup_dir) if start.backup_dir else []),
+        *([EpochOrder(pipelines.epoch)] if pipelines.epoch is not None else []),
     ]
     started = time.perf_counter()
     model.fit(
         pipelines.train,
         validation_data=pipelines.validation,
         epochs=config.epochs,
+        initial_epoch=start.epoch,
         class_weight=class_weight,
         callbacks=every,
         shuffle=False,  # the pipeline shuffles, seeded
         verbose=0,
     )
+    return training_result(recorder, stopper, config.epochs, started)
+
+
+def training_result(
+    recorder: EpochRecorder, stopper: keras.callbacks.Callback | None, epochs: int, started: float
+) -> TrainingResult:
+    """What training did, from its recorder and early stopping (`started`: perf_counter)."""
     history = recorder.history()
-    _raise_if_diverged(history)
+    raise_if_diverged(history)
     restored = (
         isinstance(stopper, keras.callbacks.EarlyStopping) and stopper.best_weights is not None
     )
@@ -203,13 +248,13 @@ def fit(
     return TrainingResult(
         history=history,
         kept_epoch=int(kept),
-        stopped_early=len(history) < config.epochs,
+        stopped_early=len(history) < epochs,
         train_time_s=time.perf_counter() - started,
         first_step_at=recorder.first_step_at,
     )
 
 
-def _raise_if_diverged(history: pd.DataFrame) -> None:
+def raise_if_diverged(history: pd.DataFrame) -> None:
     if history.empty:
         return
     loss = history["loss"].iloc[-1] if "loss" in history else float("nan")

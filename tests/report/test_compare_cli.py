@@ -246,6 +246,8 @@ def imported_tensorflow(stderr: str) -> bool:
         ["diff", "000000", "000001"],
         ["plot", "--out", "{tmp}/plot.png"],
         ["report", "--out", "{tmp}/report.html"],
+        ["check", "000001", "--baseline", "000000"],
+        ["baseline", "save", "000000", "{tmp}/baseline.json"],
     ],
     ids=lambda command: command[0],
 )

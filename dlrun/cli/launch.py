@@ -1,0 +1,139 @@
+"""`dlrun train`'s options for resuming and for multi-worker jobs, and what they print.
+
+No TensorFlow here: the cluster is read, and `TF_CONFIG` written, before `train` loads it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from dlrun.cli.app import complete_run_id, err
+from dlrun.errors import ConfigError
+
+if TYPE_CHECKING:
+    from dlrun.config import ExperimentConfig
+    from dlrun.training.cluster import Cluster
+
+OptionalConfigArg = Annotated[
+    Path | None,
+    typer.Argument(
+        help="Experiment config (YAML); not with --resume, which uses the run's own.",
+        dir_okay=False,
+        show_default=False,
+    ),
+]
+ResumeOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--resume",
+        help="Continue a stopped run (its folder or id) from its last finished epoch, with "
+        "its own config.yaml; the run finishes in the same folder.",
+        autocompletion=complete_run_id,
+        show_default=False,
+    ),
+]
+WorkersOption = Annotated[
+    str | None,
+    typer.Option(
+        "--workers",
+        help="multi_worker: every worker's HOST:PORT, comma-separated, the same list on every "
+        "worker (written to TF_CONFIG). The first is the chief, which writes the run folder.",
+        show_default=False,
+    ),
+]
+WorkerIndexOption = Annotated[
+    int | None,
+    typer.Option(
+        "--worker-index",
+        help="multi_worker: this worker's position in --workers, from 0.",
+        show_default=False,
+    ),
+]
+
+
+def training_target(
+    config: Path | None, overrides: list[str], resume: Path | None, skip_existing: bool
+) -> tuple[ExperimentConfig, Path, Path | None]:
+    """The config to train, its file, and the run folder to resume (None: a new run)."""
+    from dlrun.config import load_config
+
+    if resume is None:
+        if config is None:
+            raise ConfigError(
+                "dlrun train needs a CONFIG file (or --resume RUN)",
+                fix="dlrun train configs/wine_quality.yaml",
+            )
+        return load_config(config, overrides), config, None
+    if config is not None or overrides or skip_existing:
+        given = "CONFIG" if config is not None else "--set" if overrides else "--skip-existing"
+        raise ConfigError(
+            f"a resumed run keeps the config it started with, so {given} cannot be given",
+            source="--resume",
+            fix=f"dlrun train --resume {resume}  (or train anew: dlrun train CONFIG --set ...)",
+        )
+    from dlrun import runs, runstore
+
+    run = runstore.resumable_run(resume, default_root=runs.output_root())
+    return runstore.run_config(run), run.path / runs.CONFIG_FILE, run.path
+
+
+def launch_cluster(
+    experiment: ExperimentConfig, workers: str | None, index: int | None, resume: Path | None
+) -> Cluster | None:
+    """The job's cluster (TF_CONFIG written from --workers), checked against the config."""
+    from dlrun.training.cluster import launch_cluster as from_flags_or_environment
+
+    strategy = experiment.train.distribute.strategy
+    if workers is not None and strategy != "multi_worker":
+        raise ConfigError(
+            f"--workers needs train.distribute: multi_worker (the config says {strategy})",
+            source="--workers",
+            fix="add --set train.distribute=multi_worker",
+        )
+    cluster = from_flags_or_environment(workers, index)
+    if strategy != "multi_worker" or cluster is None or cluster.size < 2:
+        return None  # a TF_CONFIG left over from elsewhere does not make a run distributed
+    if resume is not None:
+        raise ConfigError(
+            "--resume is for runs of one process; a multi-worker job resumes by itself when "
+            "its workers are started again with the same command",
+            source="--resume",
+        )
+    return cluster
+
+
+def supervise_worker(experiment: ExperimentConfig, cluster: Cluster, arguments: list[str]) -> int:
+    """Run this worker's training in a child process, restarted when a peer fails."""
+    from dlrun.training.supervise import supervise
+
+    def restarting(attempt: int, most: int) -> None:
+        err.print(
+            f"{cluster.task}: a peer worker failed; restarting this worker to resume from the "
+            f"last backup when it is back (restart {attempt} of {most})",
+            markup=False,
+            soft_wrap=True,
+        )
+
+    return supervise(arguments, experiment.train.distribute.max_restarts, restarting)
+
+
+def report_worker(outcome: Any, as_json: bool, quiet: bool) -> None:
+    """A non-chief worker's one line: it finished, and the weights it ended with."""
+    fields = {
+        "status": outcome.status,
+        "task": outcome.task,
+        "epochs_run": outcome.epochs_run,
+        "weights_sha256": outcome.weights_sha256,
+    }
+    if as_json:
+        print(json.dumps(fields))
+    elif not quiet:
+        err.print(
+            f"{outcome.task}: training finished after {outcome.epochs_run} epochs; the chief "
+            f"writes the run folder (weights sha256 {outcome.weights_sha256[:12]})",
+            markup=False,
+        )
