@@ -60,6 +60,8 @@ def train(
         output_dir=Path(output_dir) if output_dir is not None else None,
         config_path=config_path,
     )
+    if not hasattr(outcome, "run_dir"):  # a multi-worker job's worker other than the chief
+        return outcome  # type: ignore[return-value]
     return load_run(outcome.run_dir)
 
 

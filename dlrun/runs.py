@@ -233,6 +233,7 @@ class RunFolder:
     def restart(self, from_epoch: int, history: pd.DataFrame | None, **fields: Any) -> None:
         """Mark an existing run running again (`--resume`, a restarted worker): history.csv cut to
         the epochs the backup holds, the resume appended to `resumes` in run.json."""
+        (self.path / ERROR_LOG).unlink(missing_ok=True)  # of the failure being resumed from
         if history is not None and history.empty:
             (self.path / HISTORY_FILE).unlink(missing_ok=True)
         elif history is not None:

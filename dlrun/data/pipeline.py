@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import tensorflow as tf
@@ -70,20 +70,18 @@ def to_dataset(
         else shuffled_rows(len(split), shuffle_seed, epoch)
     )
     batches = rows.batch(batch_size).map(
-        batch_gatherer(split),
-        num_parallel_calls=gather_parallelism(epoch, deterministic),
-        deterministic=True,
+        batch_gatherer(split), **gather_options(epoch, deterministic)
     )
     return batches.prefetch(tf.data.AUTOTUNE)
 
 
-def gather_parallelism(epoch: tf.Variable | None, deterministic: bool) -> int | None:
-    """AUTOTUNE; but under op determinism (`deterministic`) tf.data makes the gather sequential
-    anyway once the order reads the epoch variable (logging an error line as it rewrites it), so
-    ask for that."""
+def gather_options(epoch: tf.Variable | None, deterministic: bool) -> dict[str, Any]:
+    """The gather `map`'s arguments: parallel, in order; but under op determinism
+    (`deterministic`) tf.data makes it sequential anyway once the order reads the epoch variable
+    (logging an error line as it rewrites it), so ask for that."""
     if epoch is not None and deterministic:
-        return None
-    return tf.data.AUTOTUNE
+        return {}
+    return {"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": True}
 
 
 def batch_gatherer(split: Split) -> Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:

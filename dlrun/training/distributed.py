@@ -35,7 +35,7 @@ import tensorflow as tf
 
 from dlrun.config.schema import TrainConfig
 from dlrun.data.base import Split
-from dlrun.data.pipeline import Pipelines, batch_gatherer, gather_parallelism, shuffled_rows
+from dlrun.data.pipeline import Pipelines, batch_gatherer, gather_options, shuffled_rows
 from dlrun.errors import Interrupted, TrainingFailed, one_line
 from dlrun.training import backup
 from dlrun.training.strategies import Distribution
@@ -124,11 +124,7 @@ def worker_dataset(
         else shuffled_rows(len(split), seed, epoch)
     )
     index = replica_slices(rows, global_batch, replicas, context.input_pipeline_id * local, local)
-    batches = index.map(
-        batch_gatherer(split),
-        num_parallel_calls=gather_parallelism(epoch, deterministic),
-        deterministic=True,
-    )
+    batches = index.map(batch_gatherer(split), **gather_options(epoch, deterministic))
     if class_weight is not None:
         weights = tf.constant([class_weight.get(c, 1.0) for c in range(max(class_weight) + 1)])
         batches = batches.map(

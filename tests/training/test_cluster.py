@@ -19,7 +19,7 @@ from tests.conftest import write_config
 
 
 def test_workers_flag_becomes_tf_config_for_tensorflow(monkeypatch):
-    monkeypatch.delenv("TF_CONFIG", raising=False)
+    monkeypatch.setenv("TF_CONFIG", "")  # restored (unset) after the test
     tasks = cluster.launch_cluster("10.0.0.1:2222,10.0.0.2:2222", 1)
 
     assert json.loads(os.environ["TF_CONFIG"]) == {
@@ -60,7 +60,7 @@ def test_every_task_of_a_job_shares_its_id_and_a_new_config_makes_a_new_job():
     ],
 )
 def test_bad_launcher_flags_are_clear_errors(monkeypatch, workers, index, message):
-    monkeypatch.delenv("TF_CONFIG", raising=False)
+    monkeypatch.setenv("TF_CONFIG", "")  # restored (unset) after the test
     with pytest.raises(ConfigError, match=message):
         cluster.launch_cluster(workers, index)
 
@@ -72,7 +72,7 @@ def test_communication_options_belong_to_multi_worker():
 
 
 def test_workers_flag_needs_a_multi_worker_config(tmp_path, tiny_table, monkeypatch):
-    monkeypatch.delenv("TF_CONFIG", raising=False)
+    monkeypatch.setenv("TF_CONFIG", "")  # restored (unset) after the test
     config = write_config(
         tmp_path, f"data: {{source: csv, path: {tiny_table}, target: y}}\nmodel: {{type: mlp}}\n"
     )

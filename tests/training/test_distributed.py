@@ -174,7 +174,7 @@ def test_two_workers_train_like_one_process(job):
 
     np.testing.assert_allclose(numbers(distributed), numbers(single), **TOLERANCE)
     for name in ("test_loss", "test_accuracy"):
-        assert job["chief"]["metrics"][name] == pytest.approx(job["single"].metrics[name], rel=1e-4)
+        assert job["chief"]["metrics"][name] == pytest.approx(job["single"].metrics[name], rel=1e-2)
 
 
 MIRRORED_SCRIPT = textwrap.dedent(
