@@ -29,7 +29,7 @@ import pytest
 from dlrun.config import load_config
 from dlrun.experiment import run_experiment
 from dlrun.training.backup import backup_epoch
-from tests.conftest import write_config, write_idx
+from tests.conftest import banded_images, write_config
 
 EPOCHS = 6
 # Sums in another order: epoch 1 agrees to ~1e-6; the difference grows as training compounds it
@@ -37,21 +37,8 @@ EPOCHS = 6
 TOLERANCE = {"rtol": 1e-2, "atol": 1e-4}
 
 
-def banded_images(folder: Path, count: int) -> dict[str, Path]:
-    """Noisy 8x8 images of 3 classes, a bright band per class."""
-    rng = np.random.default_rng(1)
-    labels = np.arange(count) % 3
-    images = rng.integers(0, 100, (count, 8, 8))
-    for row, label in enumerate(labels):
-        images[row, 3 * label : 3 * label + 2] += 120
-    return {
-        "images": write_idx(folder / "images-idx3-ubyte", images),
-        "labels": write_idx(folder / "labels-idx1-ubyte", labels),
-    }
-
-
 def small_config(folder: Path, count: int, distribute: str, batch_size: int = 8) -> Path:
-    images = banded_images(folder, count)
+    images = banded_images(folder, count, seed=1)
     return write_config(
         folder,
         f"""

@@ -18,30 +18,16 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from dlrun.cli import app
 from dlrun.training.backup import backup_epoch
-from tests.conftest import write_config, write_idx
+from tests.conftest import banded_images, write_config
 
 EPOCHS = 5
 TIMING = ["epoch_time_s", "samples_per_s"]  # wall-clock figures, different in every run
-
-
-def banded_images(folder: Path, count: int = 1500) -> dict[str, Path]:
-    """Noisy 8x8 images of 3 classes (a bright band per class): learnable, a second an epoch."""
-    rng = np.random.default_rng(0)
-    labels = np.arange(count) % 3
-    images = rng.integers(0, 100, (count, 8, 8))
-    for row, label in enumerate(labels):
-        images[row, 3 * label : 3 * label + 2] += 120
-    return {
-        "images": write_idx(folder / "images-idx3-ubyte", images),
-        "labels": write_idx(folder / "labels-idx1-ubyte", labels),
-    }
 
 
 def dlrun(*arguments: str, outputs: Path) -> subprocess.Popen:
@@ -68,7 +54,7 @@ def killed_and_uninterrupted(tmp_path_factory) -> dict[str, Path]:
     """The same deterministic config trained twice at once; one is SIGKILLed after epoch 2 and
     resumed. Returns both run folders."""
     folder = tmp_path_factory.mktemp("resume")
-    images = banded_images(folder)
+    images = banded_images(folder, 1500)
     config = write_config(
         folder,
         f"""
