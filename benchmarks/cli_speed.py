@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compare_runs import make_runs, time_command
+from compare_runs import make_runs, time_command, user_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,6 +57,7 @@ def start_to_first_step(config: str, repeats: int, outputs: Path) -> list[float]
             ],
             capture_output=True,
             text=True,
+            env=user_environment(),
         )
         run_dir = Path(json.loads(result.stdout)["run_dir"])
         first_step = json.loads((run_dir / "run.json").read_text())["first_step_unix_time"]

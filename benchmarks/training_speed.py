@@ -184,16 +184,23 @@ def measure(name: str, case: Case, reps: int, epochs: int) -> None:
     tuned_data = hand_tuned_dataset(splits, batch, config.seed)
     x, y = seed_style_arrays(splits)
     for rep in range(reps):
-        case.speeds["a"] += run_dlrun(config, epochs)
+        this: dict[str, list[float]] = {"a": run_dlrun(config, epochs)}
         model = compiled(case, splits, config, spe)
-        case.speeds["b"] += run_keras(model, tuned_data, epochs, len(y))
+        this["b"] = run_keras(model, tuned_data, epochs, len(y))
         model = compiled(case, splits, config, 1)
         recorder = EpochRecorder(len(y), on_epoch_end=lambda history: None)
         model.fit(x, y, batch_size=batch, epochs=epochs, verbose=0, callbacks=[recorder])
-        case.speeds["c"] += kept_speeds(recorder)
+        this["c"] = kept_speeds(recorder)
+        for variant, speeds in this.items():
+            case.speeds[variant] += speeds
+        # Each epoch on its own shows how steady the machine was; the running median is the result.
         print(
             f"  repetition {rep + 1}: "
-            + ", ".join(f"{k} {statistics.median(v):,.0f}" for k, v in case.speeds.items())
+            + ", ".join(
+                f"{k} {'/'.join(f'{v:,.0f}' for v in this[k])} "
+                f"(median so far {statistics.median(case.speeds[k]):,.0f})"
+                for k in this
+            )
         )
 
 

@@ -104,6 +104,11 @@ def out_of_memory(error: BaseException) -> bool:
     return isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError"
 
 
+def counted(count: int, noun: str) -> str:
+    """`1 epoch`, `3 epochs`: a number and its noun, for messages."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def one_line(error: BaseException, limit: int = 300) -> str:
     """The gist of an exception for one terminal line: TensorFlow's run to dozens of lines and
     start with the name of an internal function."""

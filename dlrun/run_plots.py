@@ -21,7 +21,7 @@ matplotlib.use("Agg")  # files only; never open a window
 from matplotlib.figure import Figure
 
 from dlrun.compare import differing_params
-from dlrun.errors import DlrunError, did_you_mean
+from dlrun.errors import DlrunError, counted, did_you_mean
 from dlrun.runs import COMPLETED
 from dlrun.runstore import Run, read_history
 from dlrun.tables import ABSENT, cell_text
@@ -177,7 +177,7 @@ def overlay_figure(
     axes.set_ylabel(metric)
     shown = sum(1 for length in lengths if length)
     axes.set_title(
-        f"{metric} per epoch, {shown} run{'s' if shown != 1 else ''}"
+        f"{metric} per epoch, {counted(shown, 'run')}"
         + ("  (★ kept epoch)" if any(_marks_kept(r) for r in runs) else "")
     )
     axes.grid(alpha=0.3)

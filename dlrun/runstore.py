@@ -5,9 +5,10 @@ survive whatever is on disk: a run still writing, a run killed mid-way, a file s
 by hand. So a problem with one file is recorded on the run (`Run.problems`, naming the file)
 and the run is still listed; only a path that is not a run at all is an error.
 
-Speed matters (users keep thousands of runs): only `run.json`, `metrics.json` and
-`config.yaml` are read, YAML with libyaml's C loader when present, and nothing here imports
-pandas, matplotlib or TensorFlow.
+Speed matters (users keep thousands of runs): only `run.json` and `metrics.json` are read (the
+config from run.json's JSON copy; `config.yaml`, with libyaml's C loader when present, only for
+runs written before that copy existed), and nothing here imports pandas, matplotlib or
+TensorFlow.
 """
 
 from __future__ import annotations
@@ -297,7 +298,12 @@ def read_run(path: Path) -> Run:
     """One run folder, whatever state it is in. Never raises for a broken file."""
     run = Run(path)
     info = _read_json_object(path / runs.RUN_FILE, run.problems)
-    run.config = _read_yaml_mapping(path / runs.CONFIG_FILE, run.problems) or {}
+    mirrored = info.pop(runs.CONFIG_MIRROR_KEY, None) if info else None
+    run.config = (
+        mirrored
+        if isinstance(mirrored, dict)  # runs written before the mirror have only config.yaml
+        else _read_yaml_mapping(path / runs.CONFIG_FILE, run.problems) or {}
+    )
     metrics = _read_json_object(path / runs.METRICS_FILE, run.problems)
     run.metrics = metrics or {}
     if info is None:

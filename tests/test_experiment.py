@@ -102,6 +102,8 @@ def test_run_json_records_status_versions_and_data_fingerprint(tmp_path, tiny_im
     assert len(info["data_fingerprint"]) == 16
     # Stratified: 20% of each class (40 rows each) for test, then 20% of the rest per class.
     assert info["data_sizes"] == {"train": 78, "validation": 18, "test": 24}
+    # The JSON copy `compare` reads instead of parsing config.yaml.
+    assert info["config"] == yaml.safe_load((outcome.run_dir / "config.yaml").read_text())
 
 
 def test_the_saved_config_is_the_resolved_one_and_loads_again(tmp_path, tiny_images):

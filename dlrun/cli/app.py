@@ -22,6 +22,7 @@ from dlrun.errors import (
     DlrunError,
     Interrupted,
     TrainingFailed,
+    counted,
     one_line,
     out_of_memory,
 )
@@ -144,8 +145,8 @@ def stopped(interrupt: Interrupted, as_json: bool) -> NoReturn:
         line = f"interrupted ({how}) before the first epoch ended; run folder: {interrupt.run_dir}"
     else:
         line = (
-            f"interrupted ({how}) after {interrupt.epochs} epochs; the run folder keeps them: "
-            f"{interrupt.run_dir}"
+            f"interrupted ({how}) after {counted(interrupt.epochs, 'epoch')}; "
+            f"the run folder keeps them: {interrupt.run_dir}"
         )
     if as_json:
         run_dir = {"run_dir": str(interrupt.run_dir)} if interrupt.run_dir else {}

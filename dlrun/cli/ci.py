@@ -31,7 +31,7 @@ from dlrun.cli.app import (
     guarded,
     out,
 )
-from dlrun.errors import DlrunError, GateFailed
+from dlrun.errors import DlrunError, GateFailed, counted
 
 if TYPE_CHECKING:
     from dlrun.ci_summary import TestCase
@@ -311,8 +311,7 @@ def check(
     if failures:
         raise typer.Exit(GateFailed.exit_code)
     err.print(
-        f"[green]ok:[/] {len(results)} metric{'s' if len(results) != 1 else ''} checked, "
-        "none regressed beyond tolerance",
+        f"[green]ok:[/] {counted(len(results), 'metric')} checked, none regressed beyond tolerance",
         markup=True,
     )
 
@@ -355,8 +354,8 @@ def save_baseline(
     guarded(lambda: write_baseline(file, document), False)
     ids = ", ".join(entry["id"] for entry in document["runs"])
     err.print(
-        f"wrote {file}: {len(document['metrics'])} metrics from {len(document['runs'])} "
-        f"run{'s' if len(document['runs']) != 1 else ''} ({ids})",
+        f"wrote {file}: {counted(len(document['metrics']), 'metric')} from "
+        f"{counted(len(document['runs']), 'run')} ({ids})",
         markup=False,
         soft_wrap=True,
     )

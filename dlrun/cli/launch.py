@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from dlrun.cli.app import complete_run_id, err
-from dlrun.errors import ConfigError
+from dlrun.errors import ConfigError, counted
 
 if TYPE_CHECKING:
     from dlrun.config import ExperimentConfig
@@ -133,7 +133,7 @@ def report_worker(outcome: Any, as_json: bool, quiet: bool) -> None:
         print(json.dumps(fields))
     elif not quiet:
         err.print(
-            f"{outcome.task}: training finished after {outcome.epochs_run} epochs; the chief "
-            f"writes the run folder (weights sha256 {outcome.weights_sha256[:12]})",
+            f"{outcome.task}: training finished after {counted(outcome.epochs_run, 'epoch')}; "
+            f"the chief writes the run folder (weights sha256 {outcome.weights_sha256[:12]})",
             markup=False,
         )

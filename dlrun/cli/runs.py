@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from dlrun.cli.app import JsonOption, app, complete_run_id, err, fail, guarded, out
-from dlrun.errors import DlrunError
+from dlrun.errors import DlrunError, counted
 
 OUTPUT_FORMATS = ("table", "markdown", "csv", "json")
 RunPathsArg = Annotated[
@@ -302,7 +302,7 @@ def report(
         )
     warn([problem for run in chosen for problem in run.problems])
     err.print(
-        f"wrote {target} ({len(chosen)} run{'s' if len(chosen) != 1 else ''})",
+        f"wrote {target} ({counted(len(chosen), 'run')})",
         markup=False,
         soft_wrap=True,
     )

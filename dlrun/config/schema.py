@@ -155,9 +155,10 @@ class TrainConfig(Params):
     )
     precision: Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"] = Field(
         "auto",
-        description="Keras dtype policy. auto: mixed_bfloat16 for conv nets (cnn, resnet) where "
-        "the CPU or GPU has bf16 units, float32 otherwise. mixed_float16 suits GPUs. Output "
-        "layers stay float32.",
+        description="Keras dtype policy. auto: mixed_bfloat16 for conv nets (cnn, resnet) on a "
+        "CPU with AMX or a GPU of compute capability 8.0+ (2x faster), float32 otherwise (also "
+        "on CPUs with only AVX512-BF16, where float32 measured faster). mixed_float16 suits "
+        "GPUs. Output layers stay float32.",
     )
     device: Literal["auto", "cpu", "gpu"] = Field(
         "auto",

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
 from pydantic import Field
 
 from dlrun.params import Params
+
+if TYPE_CHECKING:
+    import numpy as np  # imported where used: `dlrun validate` must stay fast
 
 Task = Literal["classification", "regression"]
 InputKind = Literal["table", "images", "text", "series"]

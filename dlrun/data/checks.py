@@ -13,11 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from dlrun.errors import DataError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # numpy and pandas are imported where used: `dlrun validate` must stay fast
+    import numpy as np
     import pandas as pd
 
 # Separators tried when a file does not seem to use the configured one.
@@ -36,6 +35,8 @@ def _as_yaml(delimiter: str) -> str:
 def first_rows(mask: np.ndarray) -> str:
     """'3, 8, 12' for the first rows where `mask` holds (data rows, counted from 0 as pandas
     does, matching the other CSV errors)."""
+    import numpy as np
+
     return ", ".join(str(row) for row in np.flatnonzero(mask)[:SHOWN_ROWS])
 
 
@@ -140,6 +141,8 @@ def require_numbers(table: pd.DataFrame, columns: Sequence[str], path: Path, key
 
 def require_finite(frame: pd.DataFrame, path: Path, what: str) -> None:
     """No infinite numbers (pandas reads 'inf' as one); NaN is reported as empty before this."""
+    import numpy as np
+
     numeric = frame.select_dtypes("number").to_numpy(dtype=np.float64)
     infinite = ~np.isfinite(numeric).all(axis=1)
     if infinite.any():
@@ -158,6 +161,8 @@ def require_classes_in_training(
     A class seen only in validation or test cannot be learned, and its scores would be zero
     for a reason unrelated to the model. Classes absent from the data altogether are allowed
     (an IDX file holding only some digits keeps the digits' label numbers)."""
+    import numpy as np
+
     present = np.unique(all_y)
     if len(present) < 2:
         raise DataError(

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
 from pydantic import Field, model_validator
 
 from dlrun.data.base import Split, Splits
@@ -15,12 +14,17 @@ from dlrun.data.registry import sources
 from dlrun.errors import DataError
 from dlrun.params import ConfigPath
 
+if TYPE_CHECKING:
+    import numpy as np  # imported where used: `dlrun validate` must stay fast
+
 # IDX magic numbers: two zero bytes, a type code (0x08 = unsigned byte), the number of dimensions.
 _UBYTE = 0x08
 
 
 def read_idx(path: Path) -> np.ndarray:
     """An IDX file (optionally gzipped) as a uint8 array of the shape its header declares."""
+    import numpy as np
+
     if not path.is_file():
         raise DataError(
             "data file not found",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-import numpy as np
 from pydantic import Field, PositiveInt
 
 from dlrun.data.base import Split, Splits
@@ -18,6 +17,7 @@ from dlrun.errors import DataError
 from dlrun.params import ConfigPath
 
 if TYPE_CHECKING:
+    import numpy as np  # imported where used: `dlrun validate` must stay fast
     import tensorflow as tf
 
 
@@ -32,6 +32,7 @@ class ImageDirParams(HeldOutImageParams):
 
 def read_image_folder(params: ImageDirParams) -> tuple[Split, list[str]]:
     import keras
+    import numpy as np
 
     if not params.path.is_dir():
         raise DataError("image folder not found", received=str(params.path), fix="check data.path")
@@ -71,6 +72,7 @@ def read_image_folder(params: ImageDirParams) -> tuple[Split, list[str]]:
 def decode_all(dataset: tf.data.Dataset) -> tuple[list[np.ndarray], np.ndarray]:
     """Every image and label; a file that does not decode is named (TensorFlow only says that
     some file in the pipeline failed)."""
+    import numpy as np
     import tensorflow as tf
 
     images, labels = [], []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-import numpy as np
 from pydantic import Field
 
 from dlrun.data.base import DataParams, DataSpec, HeldOutParams, Split, Splits
@@ -48,6 +47,8 @@ class HeldOutImageParams(ImageParams, HeldOutParams):
 
 def _scaled(split: Split) -> Split:
     # Images to [0, 1] with a channel axis, so MLPs (which flatten) and CNNs read the same data.
+    import numpy as np
+
     x = split.x.astype(np.float32) / 255.0
     if x.ndim == 3:
         x = x[..., np.newaxis]
@@ -63,6 +64,8 @@ def image_splits(
     class_names: list[str] | None = None,
 ) -> Splits:
     """Split (seeded, stratified) and scale images; a source without a test set carves one out."""
+    import numpy as np
+
     where = f"data (source: {params.source})"
     labels = train.y if test is None else np.concatenate([train.y, test.y])
     if class_names is not None:

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
-
 from dlrun.data.base import DataParams, Split, Splits
 from dlrun.data.idx import read_idx_pair
 from dlrun.data.images import ImageParams, image_splits
@@ -95,6 +93,8 @@ def _load_from(folder: Path, image_set: KerasImageSet) -> tuple[Split, Split] | 
 
 def _load_npz(npz: Path) -> tuple[Split, Split]:
     """Keras's `<name>.npz`; never unpickled (np.load refuses object arrays by default)."""
+    import numpy as np
+
     try:
         with np.load(npz) as arrays:
             train = Split(arrays["x_train"], arrays["y_train"])

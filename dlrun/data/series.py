@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-import numpy as np
 from pydantic import Field, PositiveInt, model_validator
 
 from dlrun.data.base import DataParams, DataSpec, Split, Splits
@@ -22,8 +21,9 @@ from dlrun.data.tabular import read_table, require_columns, require_complete
 from dlrun.errors import DataError
 from dlrun.params import ConfigPath
 
-if TYPE_CHECKING:
-    import pandas as pd  # imported where used: `dlrun validate` must stay fast
+if TYPE_CHECKING:  # numpy and pandas are imported where used: `dlrun validate` must stay fast
+    import numpy as np
+    import pandas as pd
 
 
 class TimeSeriesParams(DataParams):
@@ -73,6 +73,7 @@ def numeric_columns(
     table: pd.DataFrame, columns: list[str], params: TimeSeriesParams
 ) -> np.ndarray:
     """Numbers, also from quoted, padded or comma-grouped text ("  1,734.00")."""
+    import numpy as np
     import pandas as pd
 
     values = table[columns].apply(
@@ -86,6 +87,7 @@ def numeric_columns(
 
 
 def ordered_times(table: pd.DataFrame, params: TimeSeriesParams) -> np.ndarray:
+    import numpy as np
     import pandas as pd
 
     if params.time is None:
@@ -105,6 +107,8 @@ def ordered_times(table: pd.DataFrame, params: TimeSeriesParams) -> np.ndarray:
 def windows(
     values: np.ndarray, target: np.ndarray, times: np.ndarray, params: TimeSeriesParams
 ) -> Split:
+    import numpy as np
+
     span = params.window + params.horizon - 1
     starts = np.arange(0, len(values) - span, params.stride)
     if len(starts) == 0:
@@ -139,6 +143,8 @@ def chronological(split: Split, params: TimeSeriesParams) -> tuple[Split, Split 
 @sources.register("time_series", TimeSeriesParams)
 def load_time_series(params: TimeSeriesParams, seed: int) -> Splits:
     """Sliding windows over a CSV series, split chronologically; values in original units."""
+    import numpy as np
+
     table = read_table(params.path, params.delimiter)
     features = params.features or [params.target]
     wanted = {"data.target": [params.target], "data.features": features}

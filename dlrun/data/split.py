@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from dlrun.data.base import DataParams, HeldOutParams, Split
+
+if TYPE_CHECKING:
+    import numpy as np  # imported where used: `dlrun validate` must stay fast
 
 
 def split_indices(
@@ -15,6 +18,8 @@ def split_indices(
     With `stratify`, every class keeps its share in both parts (rounded per class), so a rare
     class is not left out of the held-out part by chance.
     """
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     if fraction <= 0:
         return rng.permutation(len(y)), np.array([], dtype=np.int64)
@@ -55,6 +60,8 @@ def limit(split: Split, max_rows: int | None, *, seed: int, stratify: bool) -> S
 
 def column_stats(train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-column mean and std of the training rows (std 1 for constant columns)."""
+    import numpy as np
+
     std = train.std(axis=0)
     return train.mean(axis=0), np.where(std > 0, std, 1.0)
 

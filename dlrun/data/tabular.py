@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-import numpy as np
 from pydantic import Field
 
 from dlrun.data.base import DataSpec, HeldOutParams, Split, Splits, Task
@@ -20,8 +19,9 @@ from dlrun.data.split import column_stats, train_validation_test
 from dlrun.errors import DataError, did_you_mean
 from dlrun.params import ConfigPath
 
-if TYPE_CHECKING:
-    import pandas as pd  # imported where used: `dlrun validate` must stay fast
+if TYPE_CHECKING:  # numpy and pandas are imported where used: `dlrun validate` must stay fast
+    import numpy as np
+    import pandas as pd
 
 # An integer target with this many distinct values or fewer is taken as class labels.
 MAX_INFERRED_CLASSES = 2
@@ -72,6 +72,8 @@ def require_columns(table: pd.DataFrame, path: Path, wanted: dict[str, list[str]
 
 
 def require_complete(frame: pd.DataFrame, path: Path, what: str) -> None:
+    import numpy as np
+
     missing = frame.isna().any(axis=1)
     if missing.any():
         rows = ", ".join(str(i) for i in np.flatnonzero(missing)[:5])
@@ -107,6 +109,7 @@ def _encode_features(
     table: pd.DataFrame, features: list[str], train_rows: np.ndarray
 ) -> tuple[np.ndarray, list[str], dict[str, list[str]]]:
     """Numeric columns as they are; text columns one-hot, categories from the training rows."""
+    import numpy as np
     import pandas as pd
 
     blocks, names, categories = [], [], {}
@@ -128,6 +131,7 @@ def encode_target(
     target: pd.Series, task: Task, column: str
 ) -> tuple[np.ndarray, list[str] | None]:
     """Class indices (sorted class names) for classification, float32 values for regression."""
+    import numpy as np
     import pandas as pd
 
     if task == "classification":
@@ -147,6 +151,8 @@ def encode_target(
 @sources.register("csv", CsvParams)
 def load_csv(params: CsvParams, seed: int) -> Splits:
     """A CSV file: features and a target column, for regression or classification."""
+    import numpy as np
+
     table = read_table(params.path, params.delimiter)
     features = _check_columns(table, params)
     task = params.task or infer_task(table[params.target])

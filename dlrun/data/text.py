@@ -6,9 +6,8 @@ The source hands the model raw strings and the vocabulary; the model holds the
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
 from pydantic import Field, PositiveInt
 
 from dlrun.data.base import DataSpec, HeldOutParams, Split, Splits, Task
@@ -17,6 +16,9 @@ from dlrun.data.registry import sources
 from dlrun.data.split import train_validation_test
 from dlrun.data.tabular import encode_target, read_table, require_columns, require_complete
 from dlrun.params import ConfigPath
+
+if TYPE_CHECKING:
+    import numpy as np  # imported where used: `dlrun validate` must stay fast
 
 
 class TextCsvParams(HeldOutParams):
@@ -54,6 +56,8 @@ def adapt_vocabulary(texts: np.ndarray, params: TextCsvParams) -> list[str]:
 @sources.register("text_csv", TextCsvParams)
 def load_text_csv(params: TextCsvParams, seed: int) -> Splits:
     """Texts and labels from a CSV; the vocabulary comes from the training split only."""
+    import numpy as np
+
     table = read_table(params.path, params.delimiter)
     require_columns(
         table, params.path, {"data.text": [params.text], "data.target": [params.target]}

@@ -13,8 +13,8 @@ class ModelParams(Params):
     type: str
 
     def fast_in_bfloat16(self) -> bool:
-        """Whether `train.precision: auto` picks mixed bfloat16 (on bf16 hardware). Measured on a
-        CPU with AMX: conv nets 2-4x faster, dense and recurrent nets slower."""
+        """Whether `train.precision: auto` picks mixed bfloat16 (on AMX CPUs and bf16 GPUs).
+        Measured on a CPU with AMX: conv nets 2-4x faster, dense and recurrent nets slower."""
         return False
 
     def fast_with_xla(self) -> bool:

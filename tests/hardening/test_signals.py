@@ -60,8 +60,12 @@ train: {{epochs: 100000, batch_size: 8}}
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=quiet_environment(DLRUN_OUTPUT_DIR=str(folder / "outputs")),
+        # PYTHONFAULTHANDLER: a training that does not stop can be made to print its stacks.
+        env=quiet_environment(DLRUN_OUTPUT_DIR=str(folder / "outputs"), PYTHONFAULTHANDLER="1"),
         start_new_session=True,  # a Ctrl-C in the terminal running pytest does not reach it
+        # As from a terminal: a pytest started in the background ignores SIGINT, and a child
+        # would inherit that, so Python would install no Ctrl-C handler in it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
@@ -96,7 +100,11 @@ def stop(trainings, name: str) -> tuple[subprocess.Popen, Path, str]:
     process, outputs = trainings[name]
     run_dir = first_epoch_on_disk(process, outputs)
     process.send_signal(getattr(signal, name))
-    _, stderr = process.communicate(timeout=60)
+    try:
+        _, stderr = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)  # the fault handler prints every thread's stack
+        pytest.fail(f"{name} did not stop the training:\n{process.communicate()[1][-6000:]}")
     return process, run_dir, stderr
 
 
@@ -112,8 +120,9 @@ def test_an_interrupted_run_keeps_its_history_and_says_so_in_one_line(
     history = (run_dir / "history.csv").read_text().splitlines()[1:]
     epochs = len(history)
     assert epochs >= 1
+    finished = "1 epoch" if epochs == 1 else f"{epochs} epochs"
     assert stderr.strip().splitlines() == [
-        f"interrupted ({how}) after {epochs} epochs; the run folder keeps them: {run_dir}"
+        f"interrupted ({how}) after {finished}; the run folder keeps them: {run_dir}"
     ]
     info = json.loads((run_dir / "run.json").read_text())
     assert info["status"] == "interrupted"

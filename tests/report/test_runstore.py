@@ -124,3 +124,14 @@ def test_lookup_reaches_run_fields_metrics_and_config(tmp_path):
     assert run.lookup("run.device") == "CPU: x86_64"
     assert run.lookup("config.seed") == 1
     assert run.lookup("test_accuracy") is MISSING
+
+
+def test_the_config_comes_from_run_json_when_it_has_a_copy_else_from_config_yaml(tmp_path):
+    older = write_run(tmp_path, index=0, config={"model.units": [8]})
+    newer = write_run(tmp_path, index=1, info={runs.CONFIG_MIRROR_KEY: {"model": {"units": [4]}}})
+    (newer / runs.CONFIG_FILE).unlink()  # not read when run.json carries the config
+
+    assert read_run(older).config["model"]["units"] == [8]
+    copied = read_run(newer)
+    assert copied.config == {"model": {"units": [4]}}
+    assert runs.CONFIG_MIRROR_KEY not in copied.info and not copied.problems
