@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dlrun.cli import app
+from dlrun.errors import counted
 from tests.conftest import CONFIGS, write_config
 
 runner = CliRunner()
@@ -210,3 +211,9 @@ def test_a_model_that_cannot_read_the_data_is_exit_2(tmp_path, tiny_table):
     result = runner.invoke(app, ["train", str(config)])
     assert result.exit_code == 2
     assert "model type 'cnn' needs images data, but the data source gives table" in result.stderr
+
+
+def test_messages_count_in_the_singular_for_one():
+    assert counted(1, "epoch") == "1 epoch"
+    assert counted(0, "epoch") == "0 epochs"
+    assert counted(3, "run") == "3 runs"
