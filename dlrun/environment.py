@@ -77,8 +77,8 @@ def has_bfloat16_units() -> bool:
 
 def fast_cpu_bfloat16(cpu_flags: list[str]) -> bool:
     """AMX tiles: the Fashion-MNIST CNN trained 2x faster in mixed bfloat16. AVX512-BF16 alone
-    is not enough: on such a CPU the same CNN trained at ~2,500 samples/s in bfloat16 against
-    ~3,700 in float32 (benchmarks/training_speed.py, November 2026)."""
+    is not enough: on such a CPU the same CNN's epochs ran at 1,800-3,500 samples/s in bfloat16
+    against 3,400-4,300 in float32 (benchmarks/training_speed.py, November 2026)."""
     return "amx_bf16" in cpu_flags
 
 
