@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -52,14 +53,28 @@ report: {{plots: false, save_model: false}}
     )
 
 
+def bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+    """Free ports below Linux's ephemeral range (32768-60999): a port from that range can be
+    taken, while its worker is down, by an outgoing connection of the other worker, and then
+    the restarted worker cannot listen on it ("Could not start gRPC server")."""
+    candidates = random.Random().sample(range(20000, 32000), 200)
+    return [port for port in candidates if bindable(port)][:count]
+
+
+def wait_until_bindable(port: int, timeout: float = 20) -> None:
+    """A SIGKILLed worker's process takes a moment to go, and its port with it."""
+    deadline = time.monotonic() + timeout
+    while not bindable(port) and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def worker(config: Path, workers: str, index: int, outputs: Path) -> subprocess.Popen:
@@ -102,7 +117,8 @@ def job(tmp_path_factory) -> dict:
     started again with the same command; and the same config trained by one process."""
     folder = tmp_path_factory.mktemp("job")
     config = small_config(folder, count=900, distribute="multi_worker", batch_size=4)
-    workers = ",".join(f"127.0.0.1:{port}" for port in free_ports(2))
+    ports = free_ports(2)
+    workers = ",".join(f"127.0.0.1:{port}" for port in ports)
     outputs = folder / "outputs"
     chief, other = (worker(config, workers, index, outputs) for index in (0, 1))
     processes = [chief, other]
@@ -113,6 +129,7 @@ def job(tmp_path_factory) -> dict:
             time.sleep(0.02)
         os.killpg(other.pid, signal.SIGKILL)
         other.wait()
+        wait_until_bindable(ports[1])
         restarted = worker(config, workers, 1, outputs)
         processes.append(restarted)
         result, restarted_result = finish(chief), finish(restarted)
