@@ -10,7 +10,7 @@
     dlrun.evaluate(run).metrics             # its test metrics again, exactly
     dlrun.predict(run, "new_wines.csv")     # a pandas DataFrame: id, prediction, ...
 
-Errors a user can fix raise `dlrun.errors.DlrunError` (`ConfigError`, `DataError`, ...) with
+Errors a user can fix raise `dlrun.core.errors.DlrunError` (`ConfigError`, `DataError`, ...) with
 what was received, what was expected and how to fix it. Runs go to `output_dir`, else
 $DLRUN_OUTPUT_DIR, else ./outputs, as with the CLI.
 """
@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING
 
 from dlrun.config import ExperimentConfig
 from dlrun.config import load_config as _load_config
-from dlrun.runstore import Run
+from dlrun.runs import Run
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from dlrun.use.evaluate import Evaluation
+    from dlrun.inference.evaluate import Evaluation
 
 __all__ = ["Run", "evaluate", "load_config", "load_run", "predict", "train"]
 
@@ -47,7 +47,7 @@ def train(
 ) -> Run:
     """Train, evaluate and write one run folder, exactly as `dlrun train` does; the run as
     `load_run` reads it back. `config` is a loaded config or a YAML file."""
-    from dlrun.experiment import run_experiment
+    from dlrun.experiment.run import run_experiment
 
     config_path = None
     if not isinstance(config, ExperimentConfig):
@@ -68,8 +68,7 @@ def train(
 def load_run(run: str | Path | Run, output_dir: str | Path | None = None) -> Run:
     """A run folder, or a run id looked up in the output root: its `info` (run.json), `config`,
     `metrics`, `status` and `path`."""
-    from dlrun.runs import output_root
-    from dlrun.runstore import load_one
+    from dlrun.runs import load_one, output_root
 
     if isinstance(run, Run):
         return run
@@ -86,8 +85,8 @@ def evaluate(
 ) -> Evaluation:
     """`dlrun evaluate`: the run's model on its own `split` (default test) or on other `data`
     (a file or a config), with the run's preprocessing; saved in the run's evaluations/."""
-    from dlrun.use.evaluate import evaluate as evaluate_run
-    from dlrun.use.saved import SavedRun
+    from dlrun.inference.evaluate import evaluate as evaluate_run
+    from dlrun.inference.saved import SavedRun
 
     saved = SavedRun.open(load_run(run, output_dir).path)
     return evaluate_run(saved, Path(data) if data is not None else None, split)
@@ -103,8 +102,8 @@ def predict(
 ) -> pd.DataFrame:
     """`dlrun predict`: one row per input (a CSV, an image file or folder, or `texts`): `id`,
     `prediction`, `actual` when known, and `prob_<class>` columns for classification."""
-    from dlrun.use.predict import predict as predict_with
-    from dlrun.use.saved import SavedRun
+    from dlrun.inference.predict import predict as predict_with
+    from dlrun.inference.saved import SavedRun
 
     saved = SavedRun.open(load_run(run, output_dir).path)
     path = Path(inputs) if inputs is not None else None

@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 
 import dlrun
-from dlrun.runstore import Run
+from dlrun.runs import Run
 from tests.conftest import CONFIGS, write_config
 
 

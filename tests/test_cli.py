@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dlrun.cli import app
-from dlrun.errors import counted
+from dlrun.core.errors import counted
 from tests.conftest import CONFIGS, write_config
 
 runner = CliRunner()

@@ -1,9 +1,9 @@
 import pytest
 
-from dlrun import environment
-from dlrun.experiment import resolve_precision
+from dlrun.experiment.run import resolve_precision
 from dlrun.models.cnn import CNNParams
 from dlrun.models.mlp import MLPParams
+from dlrun.training import environment
 
 AVX512_ONLY = ["fpu", "avx2", "avx512f", "avx512_bf16"]
 WITH_AMX = [*AVX512_ONLY, "amx_bf16", "amx_tile"]

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from dlrun.config import load_config
-from dlrun.experiment import run_experiment
+from dlrun.experiment.run import run_experiment
 from dlrun.runs import HISTORY_FILE, METRICS_FILE, MODEL_FILE
 from tests.conftest import CLASSIFICATION_RUN_FILES, CONFIGS, SHARED_DATA
 

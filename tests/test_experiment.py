@@ -13,8 +13,8 @@ import yaml
 
 from dlrun import runs
 from dlrun.config import load_config
-from dlrun.errors import ConfigError, DataError, TrainingFailed
-from dlrun.experiment import run_experiment
+from dlrun.core.errors import ConfigError, DataError, TrainingFailed
+from dlrun.experiment.run import run_experiment
 from tests.conftest import CLASSIFICATION_RUN_FILES, write_config
 
 
@@ -234,7 +234,7 @@ def test_predictions_of_the_saved_model_match_its_test_accuracy(tmp_path, tiny_i
 
 
 def test_mixed_precision_keeps_the_output_float32_and_does_not_leak(tmp_path, tiny_images):
-    from dlrun.experiment import data_and_model
+    from dlrun.experiment.run import data_and_model
 
     config = load_config(
         image_config(tmp_path, tiny_images),
@@ -284,7 +284,7 @@ def test_auto_speed_settings_are_resolved_into_the_saved_config(tmp_path, tiny_i
 
 
 def test_auto_xla_is_for_long_dense_runs_on_a_cpu_only():
-    from dlrun.experiment import XLA_MIN_EXAMPLES, resolve_jit_compile
+    from dlrun.experiment.run import XLA_MIN_EXAMPLES, resolve_jit_compile
     from dlrun.models import models
 
     mlp = models.get("mlp").params()

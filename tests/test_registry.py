@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from dlrun.errors import ConfigError
-from dlrun.registry import Registry
+from dlrun.core.errors import ConfigError
+from dlrun.core.registry import Registry
 
 
 class ToyParams(BaseModel):

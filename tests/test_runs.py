@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from dlrun import runs
-from dlrun.errors import DlrunError
-from dlrun.plots import curve_names, history_figures
+from dlrun.core import files
+from dlrun.core.errors import DlrunError
+from dlrun.report.curves import curve_names, history_figures
 
 
 def test_names_cannot_escape_the_output_root(tmp_path):
@@ -61,8 +62,8 @@ def test_run_json_goes_from_running_to_completed_with_a_duration(tmp_path):
 
 def test_writes_are_atomic_and_leave_no_temp_files(tmp_path):
     target = tmp_path / "metrics.json"
-    runs.write_atomic(target, json.dumps({"a": 1}))
-    runs.write_atomic(target, json.dumps({"a": 2}))
+    files.write_atomic(target, json.dumps({"a": 1}))
+    files.write_atomic(target, json.dumps({"a": 2}))
     assert json.loads(target.read_text()) == {"a": 2}
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
 

@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from dlrun.cli import app
-from dlrun.errors import ConfigError
-from dlrun.sweep import SweepError, parse_grid, plan, render
+from dlrun.core.errors import ConfigError
+from dlrun.sweep.runner import SweepError, parse_grid, plan, render
 from tests.conftest import write_config
 
 runner = CliRunner()

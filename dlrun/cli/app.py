@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from dlrun import __version__
-from dlrun.errors import (
+from dlrun.core.errors import (
     OUT_OF_MEMORY_FIX,
     DlrunError,
     Interrupted,
@@ -72,8 +72,7 @@ FailOverOption = Annotated[
 def complete_run_id(incomplete: str) -> list[tuple[str, str]]:
     """Run ids in the output root, newest first, each with its folder name: what the shell
     offers after a command that takes a run. Reads folder names only, so it answers at once."""
-    from dlrun.runs import output_root
-    from dlrun.runstore import run_ids
+    from dlrun.runs import output_root, run_ids
 
     return [
         (run_id, name) for run_id, name in run_ids(output_root()) if run_id.startswith(incomplete)

@@ -36,9 +36,9 @@ def init(
     Example: dlrun init --data winequality-red.csv --target quality
     """
     from dlrun.config.loader import load_config
-    from dlrun.errors import ConfigError
-    from dlrun.runs import safe_name, write_atomic
-    from dlrun.scaffold import starter_config
+    from dlrun.config.scaffold import starter_config
+    from dlrun.core.errors import ConfigError
+    from dlrun.core.files import safe_name, write_atomic
 
     target_file = out_file or Path(f"{safe_name(data.stem)}.yaml")
     if target_file.exists() and not force:
@@ -81,8 +81,8 @@ def schema(
     if out_file is None:
         print(text, end="")
         return
-    from dlrun.errors import DlrunError
-    from dlrun.runs import write_atomic
+    from dlrun.core.errors import DlrunError
+    from dlrun.core.files import write_atomic
 
     try:
         write_atomic(out_file, text)

@@ -31,11 +31,12 @@ from dlrun.cli.app import (
     guarded,
     out,
 )
-from dlrun.errors import DlrunError, GateFailed, counted
+from dlrun.core.errors import DlrunError, GateFailed, counted
 
 if TYPE_CHECKING:
-    from dlrun.ci_summary import TestCase
-    from dlrun.gates import CheckResult, Gate, GateResult
+    from dlrun.ci.checks import CheckResult
+    from dlrun.ci.gates import Gate, GateResult
+    from dlrun.ci.summary import TestCase
 
 SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
@@ -82,7 +83,7 @@ def publish(
     as_json: bool,
 ) -> None:
     """Hand a decided result to CI: the job summary, the JUnit file, GitHub annotations."""
-    from dlrun.ci_summary import github_error_lines, junit_xml
+    from dlrun.ci.summary import github_error_lines, junit_xml
 
     summary = os.environ.get(SUMMARY_ENV)
     if summary:
@@ -93,7 +94,7 @@ def publish(
             note = f"warning: ${SUMMARY_ENV}: cannot append to {summary}: {error.strerror}"
             err.print(note, style="yellow", markup=False, soft_wrap=True)
     if junit is not None:
-        from dlrun.runs import write_atomic
+        from dlrun.core.files import write_atomic
 
         try:
             write_atomic(junit, junit_xml(suite, cases))
@@ -113,7 +114,7 @@ def gates_from_flags(
 ) -> list[Gate]:
     """The gates, read before training: a malformed one costs no training (exit 2). Metric
     names are checked after training, against the metrics the run actually has."""
-    from dlrun.gates import parse_gates
+    from dlrun.ci.gates import parse_gates
 
     ready_junit(junit, as_json)
     return guarded(lambda: parse_gates(fail_under or [], fail_over or []), as_json)
@@ -123,7 +124,7 @@ def run_gates(
     run_dir: Path, metrics: dict[str, Any], gates: list[Gate], as_json: bool
 ) -> list[GateResult]:
     """The gates on a finished run; a gate naming a metric the run lacks exits 2, run kept."""
-    from dlrun.gates import GateError, evaluate_gates
+    from dlrun.ci.gates import GateError, evaluate_gates
 
     try:
         return evaluate_gates(gates, metrics)
@@ -136,8 +137,8 @@ def finish_gated_run(
     run_dir: Path, results: list[GateResult], *, junit: Path | None, as_json: bool, quiet: bool
 ) -> None:
     """After train has printed its result: CI outputs, one line per gate, exit 3 on a failure."""
-    from dlrun.ci_summary import gate_cases, markdown_summary
-    from dlrun.runstore import read_run
+    from dlrun.ci.summary import gate_cases, markdown_summary
+    from dlrun.runs import read_run
 
     run = read_run(run_dir)
     failures = [result.message for result in results if not result.passed]
@@ -162,8 +163,8 @@ def finish_gated_run(
 
 
 def check_table(results: Sequence[CheckResult]) -> Table:
-    from dlrun.ci_summary import spread_text
-    from dlrun.gates import delta_text
+    from dlrun.ci.gates import delta_text
+    from dlrun.ci.summary import spread_text
 
     table = Table(title="baseline check", title_justify="left")
     for column in ("metric", "baseline", "run", "delta", "tolerance", "p", "verdict"):
@@ -255,10 +256,10 @@ def check(
 
     Example: dlrun check outputs/nightly --baseline baseline.json --tolerance test_mae=0.02
     """
-    from dlrun.baselines import load_samples
-    from dlrun.ci_summary import check_cases, markdown_summary
-    from dlrun.compare import split_list
-    from dlrun.gates import CheckSettings, comparability_notes, parse_tolerances, run_check
+    from dlrun.analysis.compare import split_list
+    from dlrun.ci.baseline_files import load_samples
+    from dlrun.ci.checks import CheckSettings, comparability_notes, parse_tolerances, run_check
+    from dlrun.ci.summary import check_cases, markdown_summary
     from dlrun.runs import output_root
 
     ready_junit(junit, as_json)
@@ -342,10 +343,9 @@ def save_baseline(
 
     Example: dlrun baseline save outputs/20261123-141943-wine_ci-9806ce baseline.json
     """
-    from dlrun.baselines import baseline_document, write_baseline
-    from dlrun.compare import split_list
-    from dlrun.runs import output_root
-    from dlrun.runstore import load_runs
+    from dlrun.analysis.compare import split_list
+    from dlrun.ci.baseline_files import baseline_document, write_baseline
+    from dlrun.runs import load_runs, output_root
 
     found = guarded(lambda: load_runs([run], default_root=output_root()), False)
     document, notes = guarded(lambda: baseline_document(found, split_list(metric)), False)

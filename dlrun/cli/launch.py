@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from dlrun.cli.app import complete_run_id, err
-from dlrun.errors import ConfigError, counted
+from dlrun.core.errors import ConfigError, counted
 
 if TYPE_CHECKING:
     from dlrun.config import ExperimentConfig
@@ -75,10 +75,10 @@ def training_target(
             source="--resume",
             fix=f"dlrun train --resume {resume}  (or train anew: dlrun train CONFIG --set ...)",
         )
-    from dlrun import runs, runstore
+    from dlrun import runs
 
-    run = runstore.resumable_run(resume, default_root=runs.output_root())
-    return runstore.run_config(run), run.path / runs.CONFIG_FILE, run.path
+    run = runs.resumable_run(resume, default_root=runs.output_root())
+    return runs.run_config(run), run.path / runs.CONFIG_FILE, run.path
 
 
 def launch_cluster(

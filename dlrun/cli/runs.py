@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from dlrun.cli.app import JsonOption, app, complete_run_id, err, fail, guarded, out
-from dlrun.errors import DlrunError, counted
+from dlrun.core.errors import DlrunError, counted
 
 OUTPUT_FORMATS = ("table", "markdown", "csv", "json")
 RunPathsArg = Annotated[
@@ -43,8 +43,7 @@ LastOption = Annotated[
 
 def read_runs(paths: list[Path] | None) -> list[Any]:
     """The runs the paths name (newest first); exit 2 for a path that is not a run."""
-    from dlrun.runs import output_root
-    from dlrun.runstore import load_runs
+    from dlrun.runs import load_runs, output_root
 
     return guarded(lambda: load_runs(paths or [], default_root=output_root()), False)
 
@@ -63,7 +62,7 @@ def check_format(fmt: str) -> None:
 
 
 def show_grid(grid: Any, fmt: str) -> None:
-    from dlrun.tables import render_text, to_text
+    from dlrun.report.tables import render_text, to_text
 
     if fmt == "table":
         # A terminal gets colours and long cells clipped; a pipe or file gets plain, whole cells.
@@ -77,7 +76,7 @@ def show_grid(grid: Any, fmt: str) -> None:
 
 def choose_runs(paths: list[Path] | None, filter_: str | None, last: int | None) -> list[Any]:
     """Runs after --filter and --last, for the commands that draw them; exit 2 when none."""
-    from dlrun.compare import select
+    from dlrun.analysis.compare import select
 
     loaded = read_runs(paths)
     chosen = guarded(lambda: select(loaded, filter_expression=filter_, last=last).runs, False)
@@ -105,7 +104,7 @@ def list_runs(
 
     Example: dlrun runs outputs --last 10
     """
-    from dlrun.compare import apply_filter, runs_grid
+    from dlrun.analysis.compare import apply_filter, runs_grid
 
     check_format(fmt)
     loaded = read_runs([directory] if directory else None)
@@ -169,7 +168,7 @@ def compare(
 
     Example: dlrun compare outputs --sort=-test_accuracy --filter "train.optimizer.name == 'adam'"
     """
-    from dlrun.compare import comparison_grid, select, split_list
+    from dlrun.analysis.compare import comparison_grid, select, split_list
 
     check_format(fmt)
     loaded = read_runs(paths)
@@ -188,7 +187,7 @@ def compare(
     warn(selection.notes)
     if not selection.runs:
         err.print("no runs match", style="yellow")
-    from dlrun.groups import group_runs, grouped_grid
+    from dlrun.analysis.groups import group_runs, grouped_grid
 
     groups = [] if per_run else group_runs(selection.runs)
     if any(len(group.runs) > 1 for group in groups):
@@ -220,10 +219,9 @@ def diff(
 
     Example: dlrun diff outputs/20261123-075945-wine_quality-bdd6b1 373821
     """
-    from dlrun.compare import split_list
-    from dlrun.diff import diff_runs, to_dict, to_rich
-    from dlrun.runs import output_root
-    from dlrun.runstore import load_one
+    from dlrun.analysis.compare import split_list
+    from dlrun.analysis.diff import diff_runs, to_dict, to_rich
+    from dlrun.runs import load_one, output_root
 
     a, b = (
         guarded(lambda path=path: load_one(path, default_root=output_root()), as_json)
@@ -258,7 +256,7 @@ def plot(
 
     Example: dlrun plot outputs --last 5 --metric val_accuracy --out accuracy.png
     """
-    from dlrun.run_plots import plot_runs, save_plot
+    from dlrun.report.run_plots import plot_runs, save_plot
 
     chosen = choose_runs(paths, filter_, last)
     drawn = guarded(lambda: plot_runs(chosen, metric), False)
@@ -285,8 +283,8 @@ def report(
 
     Example: dlrun report outputs --last 6 --out sweep.html
     """
-    from dlrun.html_report import build_report
-    from dlrun.runs import write_atomic
+    from dlrun.core.files import write_atomic
+    from dlrun.report.html import build_report
 
     chosen = choose_runs(paths, filter_, last)
     document = build_report(chosen)

@@ -24,11 +24,11 @@ from dlrun.cli.app import (
     out,
     sigterm_interrupts,
 )
-from dlrun.errors import DlrunError, Interrupted
+from dlrun.core.errors import DlrunError, Interrupted
 
 if TYPE_CHECKING:
-    from dlrun.sweep import Member, Result, Sweep
-    from dlrun.tables import Grid
+    from dlrun.report.tables import Grid
+    from dlrun.sweep.runner import Member, Result, Sweep
 
 
 def first_line(text: str | None) -> str:
@@ -58,8 +58,8 @@ def progress_line(sweep: Sweep, event: str, member: Member, result: Result) -> s
 def members_grid(sweep: Sweep, *, planned: bool = False) -> Grid:
     """One row per member: its grid values and seed, then its status, key metric and run id
     (or, for a dry run, whether its config is valid); drawn like `dlrun compare`'s tables."""
-    from dlrun.compare import is_number
-    from dlrun.tables import ABSENT, Grid
+    from dlrun.analysis.compare import is_number
+    from dlrun.report.tables import ABSENT, Grid
 
     keys = list(dict.fromkeys(key for member in sweep.members for key in member.values))
     if "seed" not in keys:
@@ -84,7 +84,7 @@ def members_grid(sweep: Sweep, *, planned: bool = False) -> Grid:
 
 
 def print_members(sweep: Sweep, *, planned: bool = False) -> None:
-    from dlrun.tables import to_text
+    from dlrun.report.tables import to_text
 
     color = out.is_terminal and out.color_system is not None
     sys.stdout.write(to_text(members_grid(sweep, planned=planned), color=color))
@@ -101,9 +101,9 @@ def failure_lines(sweep: Sweep) -> list[str]:
 def publish_summary(sweep: Sweep, as_json: bool) -> None:
     """The sweep's Markdown section in `$GITHUB_STEP_SUMMARY` (and `::error::` lines for failed
     members under GitHub Actions)."""
-    from dlrun.ci_summary import markdown_summary
+    from dlrun.ci.summary import markdown_summary
     from dlrun.cli.ci import publish
-    from dlrun.runstore import read_run
+    from dlrun.runs import read_run
 
     runs = [
         read_run(Path(result.run_dir))
@@ -206,11 +206,11 @@ def sweep(
 
     Example: dlrun sweep wine.yaml --grid model.dropout=0,0.2 --seeds 3 --jobs 2
     """
-    from dlrun import sweep as sweeps
     from dlrun.runs import writable_output_root
+    from dlrun.sweep import runner
 
     planned: Sweep = guarded(
-        lambda: sweeps.prepare(config, grid or [], seeds, set_ or [], jobs), as_json
+        lambda: runner.prepare(config, grid or [], seeds, set_ or [], jobs), as_json
     )
     if dry:
         dry_run(planned, as_json)
@@ -234,12 +234,12 @@ def sweep(
         )
     try:
         with sigterm_interrupts():
-            finished = sweeps.run_sweep(planned, root, report)
+            finished = runner.run_sweep(planned, root, report)
     except Interrupted as interrupt:
         publish_summary(planned, as_json)
         if as_json:
             print(json.dumps(planned.record(metrics=True), default=str))
-        cancelled = sum(planned.result(m).status == sweeps.CANCELLED for m in planned.members)
+        cancelled = sum(planned.result(m).status == runner.CANCELLED for m in planned.members)
         err.print(
             f"sweep stopped: running members were marked interrupted, {cancelled} not started; "
             f"sweep folder: {planned.folder}",

@@ -54,7 +54,7 @@ def tensorflow_start_up_silenced() -> Iterator[None]:
         yield
         return
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    from dlrun.environment import native_stderr_silenced
+    from dlrun.training.environment import native_stderr_silenced
 
     with native_stderr_silenced():
         yield
@@ -63,7 +63,7 @@ def tensorflow_start_up_silenced() -> Iterator[None]:
 def load_training_stack() -> ModuleType:
     """Import TensorFlow and dlrun's training code quietly; only the commands that train call it."""
     with tensorflow_start_up_silenced():
-        from dlrun import experiment
+        from dlrun.experiment import run as experiment
 
         experiment.visible_devices()
     import keras
@@ -196,7 +196,7 @@ def train_new(
 
 def reused_run(experiment: Any, output_dir: Path | None, quiet: bool, as_json: bool) -> Any:
     """`--skip-existing`: the completed run standing in for this one, or None to train."""
-    from dlrun.reuse import find_reusable
+    from dlrun.experiment.reuse import find_reusable
 
     found = guarded(lambda: find_reusable(experiment, output_dir), as_json)
     if found is not None and not (quiet or as_json):

@@ -20,7 +20,7 @@ from dlrun.cli.training import load_training_stack
 
 def open_run(run: Path, as_json: bool = False) -> Any:
     """The run, opened for reuse (config, data spec), then the training stack loaded."""
-    from dlrun.use.saved import SavedRun
+    from dlrun.inference.saved import SavedRun
 
     saved = guarded(lambda: SavedRun.open(run), as_json)
     guarded(load_training_stack, as_json)
@@ -61,7 +61,7 @@ def evaluate(
 
     Example: dlrun evaluate 3f2a1c --data new_wines.csv
     """
-    from dlrun.use.evaluate import evaluate as evaluate_run
+    from dlrun.inference.evaluate import evaluate as evaluate_run
 
     saved = open_run(run, as_json)
     result = guarded(lambda: evaluate_run(saved, data, split), as_json)
@@ -143,9 +143,9 @@ def predict(
 
     Example: dlrun predict 3f2a1c new_wines.csv --out predictions.csv
     """
-    from dlrun.errors import DlrunError
-    from dlrun.runs import write_atomic
-    from dlrun.use.predict import predict as predict_with
+    from dlrun.core.errors import DlrunError
+    from dlrun.core.files import write_atomic
+    from dlrun.inference.predict import predict as predict_with
 
     if inputs is None and not text:
         fail(DlrunError("nothing to predict", fix="pass a file, or --text"), False)
@@ -188,7 +188,7 @@ def export(
 
     Example: dlrun export 3f2a1c --format tflite --out wine.tflite
     """
-    from dlrun.use.export import export as export_run
+    from dlrun.inference.export import export as export_run
 
     saved = open_run(run)
     exported = guarded(lambda: export_run(saved, fmt, out_path), False)
@@ -197,7 +197,7 @@ def export(
 
 
 def _write(write: Any, target: Path, text: str) -> None:
-    from dlrun.errors import DlrunError
+    from dlrun.core.errors import DlrunError
 
     try:
         write(target, text)

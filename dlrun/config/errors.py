@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from dlrun.config.schema import SECTION_REGISTRIES, ExperimentConfig
-from dlrun.errors import did_you_mean, unknown_name_error
+from dlrun.core.errors import did_you_mean, unknown_name_error
 
 
 def _strip(annotation: Any) -> Any:

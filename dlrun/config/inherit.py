@@ -21,7 +21,8 @@ from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
-from dlrun.errors import ConfigError
+from dlrun.config.safe_yaml import read_yaml
+from dlrun.core.errors import ConfigError
 
 EXTENDS_KEY = "extends"
 MAX_FILES = 100
@@ -59,10 +60,14 @@ def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _resolve(path: Path, chain: tuple[Path, ...], reads: list[Path]) -> dict[str, Any]:
-    # Imported here: the loader imports this module to call `load_document`.
-    from dlrun.config.loader import expand_short_forms, read_yaml
+def expand_short_forms(document: dict[str, Any]) -> None:
+    """`optimizer: adam` -> `optimizer: {name: adam}`, so overrides can reach inside it."""
+    train = document.get("train")
+    if isinstance(train, dict) and isinstance(train.get("optimizer"), str):
+        train["optimizer"] = {"name": train["optimizer"]}
 
+
+def _resolve(path: Path, chain: tuple[Path, ...], reads: list[Path]) -> dict[str, Any]:
     reads.append(path)
     if len(reads) > MAX_FILES:
         # Bases listed twice at every level multiply: 30 levels would read a billion files.

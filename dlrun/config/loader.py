@@ -9,25 +9,10 @@ import yaml
 from pydantic import ValidationError
 
 from dlrun.config.errors import describe_all
-from dlrun.config.inherit import load_document
-from dlrun.config.safe_yaml import MAX_DEPTH, load_yaml, read_config_text
+from dlrun.config.inherit import expand_short_forms, load_document
+from dlrun.config.safe_yaml import MAX_DEPTH, load_yaml
 from dlrun.config.schema import ExperimentConfig
-from dlrun.errors import ConfigError
-
-
-def read_yaml(path: Path) -> dict[str, Any]:
-    # Plain data only, duplicate keys, alias bombs and runaway nesting refused (see safe_yaml).
-    document = load_yaml(read_config_text(path), source=str(path))
-    if document is None:
-        raise ConfigError("the file is empty", source=str(path), fix="see configs/ for examples")
-    if not isinstance(document, dict):
-        raise ConfigError(
-            "the top level must be a mapping of sections",
-            received=type(document).__name__,
-            expected="name, seed, data, model, train, report",
-            source=str(path),
-        )
-    return document
+from dlrun.core.errors import ConfigError
 
 
 def parse_override(override: str) -> tuple[list[str], Any]:
@@ -45,13 +30,6 @@ def parse_override(override: str) -> tuple[list[str], Any]:
             f"--set: the key has {len(parts)} parts", received=key, expected=f"at most {MAX_DEPTH}"
         )
     return parts, load_yaml(text, source=f"--set {key}") if text.strip() else ""
-
-
-def expand_short_forms(document: dict[str, Any]) -> None:
-    """`optimizer: adam` -> `optimizer: {name: adam}`, so overrides can reach inside it."""
-    train = document.get("train")
-    if isinstance(train, dict) and isinstance(train.get("optimizer"), str):
-        train["optimizer"] = {"name": train["optimizer"]}
 
 
 def apply_override(document: dict[str, Any], parts: list[str], value: Any) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from dlrun.errors import ConfigError
+from dlrun.core.errors import ConfigError
 
 MAX_BYTES = 1_000_000
 """A config is a few kilobytes; a megabyte leaves room for long `layers:` lists."""
@@ -197,3 +197,18 @@ def read_config_text(path: Path) -> str:
         raise ConfigError("not a UTF-8 text file", source=str(path)) from None
     except OSError as error:
         raise ConfigError(f"cannot read the file: {error.strerror}", source=str(path)) from None
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    # Plain data only, duplicate keys, alias bombs and runaway nesting refused (see safe_yaml).
+    document = load_yaml(read_config_text(path), source=str(path))
+    if document is None:
+        raise ConfigError("the file is empty", source=str(path), fix="see configs/ for examples")
+    if not isinstance(document, dict):
+        raise ConfigError(
+            "the top level must be a mapping of sections",
+            received=type(document).__name__,
+            expected="name, seed, data, model, train, report",
+            source=str(path),
+        )
+    return document

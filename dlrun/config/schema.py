@@ -10,10 +10,10 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, PositiveInt, model_validator
 
+from dlrun.core.params import Params
+from dlrun.core.registry import Registry
 from dlrun.data import sources
 from dlrun.models import models
-from dlrun.params import Params
-from dlrun.registry import Registry
 
 
 class ExponentialSchedule(Params):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from dlrun.params import Params
+from dlrun.core.params import Params
 
 if TYPE_CHECKING:
     import numpy as np  # imported where used: `dlrun validate` must stay fast

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dlrun.errors import DataError
+from dlrun.core.errors import DataError
 
 if TYPE_CHECKING:  # numpy and pandas are imported where used: `dlrun validate` must stay fast
     import numpy as np

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, PositiveInt
 
+from dlrun.core.errors import DataError
+from dlrun.core.params import ConfigPath
 from dlrun.data.base import Split, Splits
 from dlrun.data.images import HeldOutImageParams, image_splits
 from dlrun.data.registry import sources
-from dlrun.errors import DataError
-from dlrun.params import ConfigPath
 
 if TYPE_CHECKING:
     import numpy as np  # imported where used: `dlrun validate` must stay fast

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from dlrun.core.params import Params
 from dlrun.data.base import DataParams, DataSpec, HeldOutParams, Split, Splits
 from dlrun.data.checks import (
     require_classes_in_training,
@@ -13,7 +14,6 @@ from dlrun.data.checks import (
     require_same_image_shape,
 )
 from dlrun.data.split import train_validation_test
-from dlrun.params import Params
 
 
 class AugmentConfig(Params):

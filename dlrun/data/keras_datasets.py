@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from dlrun.core.errors import DataError
 from dlrun.data.base import DataParams, Split, Splits
 from dlrun.data.idx import read_idx_pair
 from dlrun.data.images import ImageParams, image_splits
 from dlrun.data.registry import sources
-from dlrun.errors import DataError
 
 DATA_DIR_ENV = "DLRUN_DATA_DIR"
 IDX_FILES = {

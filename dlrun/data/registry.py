@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from dlrun.core.registry import Registry
 from dlrun.data.base import DataParams, Splits
-from dlrun.registry import Registry
 
 SourceBuilder = Callable[[DataParams, int], Splits]
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
+from dlrun.core.errors import DataError, did_you_mean
+from dlrun.core.params import ConfigPath
 from dlrun.data.base import DataSpec, HeldOutParams, Split, Splits, Task
 from dlrun.data.checks import (
     read_csv,
@@ -16,8 +18,6 @@ from dlrun.data.checks import (
 )
 from dlrun.data.registry import sources
 from dlrun.data.split import column_stats, train_validation_test
-from dlrun.errors import DataError, did_you_mean
-from dlrun.params import ConfigPath
 
 if TYPE_CHECKING:  # numpy and pandas are imported where used: `dlrun validate` must stay fast
     import numpy as np

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from dlrun.params import Params
+from dlrun.core.params import Params
 
 
 class ModelParams(Params):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from dlrun.core.errors import ConfigError
 from dlrun.data.base import DataSpec, InputKind
-from dlrun.errors import ConfigError
 
 if TYPE_CHECKING:
     import keras

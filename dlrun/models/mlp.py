@@ -33,7 +33,7 @@ def build_mlp(params: MLPParams, spec: DataSpec) -> keras.Model:
     """Dense hidden layers with optional batch norm, dropout and L1/L2, then the task's head."""
     import keras
 
-    from dlrun import keras_names
+    from dlrun.models import keras_names
 
     require(spec, "mlp", "table", "images", "series")
     activation = keras_names.activation(params.activation, "model.activation")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from dlrun.registry import Registry
+from dlrun.core.registry import Registry
 
 # (params, spec) -> keras.Model; typed loosely so registering never imports Keras.
 ModelBuilder = Callable[[Any, Any], Any]

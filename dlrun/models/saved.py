@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dlrun.errors import DataError
+from dlrun.core.errors import DataError
 
 if TYPE_CHECKING:
     import keras

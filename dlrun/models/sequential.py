@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator
 
+from dlrun.core.errors import ConfigError
 from dlrun.data.base import DataSpec
-from dlrun.errors import ConfigError
 from dlrun.models.base import ModelParams
 from dlrun.models.heads import output_width
 from dlrun.models.registry import models
@@ -67,7 +67,7 @@ XLA_FRIENDLY_LAYERS = {
 
 
 def _layer(spec: LayerSpec, index: int) -> keras.layers.Layer:
-    from dlrun import keras_names
+    from dlrun.models import keras_names
 
     key = f"model.layers[{index}]"
     name, kwargs = (spec, {}) if isinstance(spec, str) else next(iter(spec.items()))

@@ -15,12 +15,13 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dlrun.errors import ConfigError
+from dlrun.core.errors import ConfigError
 
 TF_CONFIG_ENV = "TF_CONFIG"
 JOBS_DIR = ".dlrun-jobs"
@@ -151,3 +152,13 @@ def task_backup_dir(root: Path, job_id: str, cluster: Cluster) -> Path:
     """Where a non-chief task keeps its backup: under its own machine's output root, so each
     machine needs only its own disk (a shared one works too: the folders differ by task)."""
     return root / JOBS_DIR / job_id / cluster.task
+
+
+def remove_task_backup(folder: Path) -> None:
+    """A finished worker's backup, and its job's folder once no task's backup is left."""
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        folder.parent.rmdir()
+        folder.parent.parent.rmdir()  # .dlrun-jobs itself, when it is empty
+    except OSError:
+        pass

@@ -34,10 +34,10 @@ import pandas as pd
 import tensorflow as tf
 
 from dlrun.config.schema import TrainConfig
+from dlrun.core.errors import Interrupted, TrainingFailed, one_line
 from dlrun.data.base import Split
 from dlrun.data.pipeline import Pipelines, batch_gatherer, gather_options, shuffled_rows
-from dlrun.errors import Interrupted, TrainingFailed, one_line
-from dlrun.training import backup
+from dlrun.training import backup, cluster
 from dlrun.training.strategies import Distribution
 from dlrun.training.trainer import (
     EpochOrder,
@@ -312,8 +312,6 @@ def run_worker(
 ) -> WorkerOutcome:
     """A worker other than the chief: it trains in step with the others and writes nothing
     but its backup, which it deletes once training is done (the chief evaluates alone)."""
-    from dlrun.jobs import remove_task_backup
-
     assert distribution.cluster is not None
     try:
         result = train()
@@ -328,7 +326,7 @@ def run_worker(
             f"training failed: {type(error).__name__}: {one_line(error)}"
         ) from error
     if start.backup_dir is not None:
-        remove_task_backup(start.backup_dir)
+        cluster.remove_task_backup(start.backup_dir)
     return WorkerOutcome(
         task=distribution.cluster.task,
         status="completed",

@@ -22,7 +22,7 @@ from typing import Any
 import tensorflow as tf
 
 from dlrun.config.schema import DistributeConfig, ReportConfig, TrainConfig
-from dlrun.errors import ConfigError
+from dlrun.core.errors import ConfigError
 from dlrun.training.cluster import Cluster, cluster_from_environment
 
 COMMUNICATION = {

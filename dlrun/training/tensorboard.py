@@ -10,9 +10,8 @@ import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dlrun import runs
 from dlrun.config.schema import ReportConfig
-from dlrun.errors import ConfigError
+from dlrun.core.errors import ConfigError
 
 if TYPE_CHECKING:
     import keras
@@ -31,16 +30,13 @@ def require_tensorboard(report: ReportConfig) -> None:
         )
 
 
-def tensorboard_callbacks(report: ReportConfig, run_dir: Path) -> list[keras.callbacks.Callback]:
-    """The Keras TensorBoard callback writing to `<run>/tensorboard/`, when asked for."""
+def tensorboard_callbacks(report: ReportConfig, log_dir: Path) -> list[keras.callbacks.Callback]:
+    """The Keras TensorBoard callback writing to `log_dir` (the run's `tensorboard/`), when
+    asked for."""
     if not report.tensorboard:
         return []
     import keras
 
     # Per-epoch scalars (train/ and validation/ sub-folders); no profiler, which would slow the
     # first epochs and needs extra packages.
-    return [
-        keras.callbacks.TensorBoard(
-            log_dir=str(run_dir / runs.TENSORBOARD_DIR), profile_batch=0, write_graph=True
-        )
-    ]
+    return [keras.callbacks.TensorBoard(log_dir=str(log_dir), profile_batch=0, write_graph=True)]

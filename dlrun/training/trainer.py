@@ -16,10 +16,10 @@ import keras
 import numpy as np
 import pandas as pd
 
-from dlrun import keras_names
 from dlrun.config.schema import OptimizerConfig, TrainConfig
+from dlrun.core.errors import ConfigError, TrainingFailed, did_you_mean
 from dlrun.data.pipeline import Pipelines
-from dlrun.errors import ConfigError, TrainingFailed, did_you_mean
+from dlrun.models import keras_names
 from dlrun.training.backup import backup_callbacks
 
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from dlrun.cli import app
 from dlrun.config import load_config
-from dlrun.experiment import run_experiment
+from dlrun.experiment.run import run_experiment
 from tests.conftest import CONFIGS
 
 runner = CliRunner()

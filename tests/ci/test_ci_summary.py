@@ -1,19 +1,20 @@
-"""`dlrun.ci_summary`: the Markdown, JUnit XML and `::error::` lines CI systems read."""
+"""`dlrun.ci.summary`: the Markdown, JUnit XML and `::error::` lines CI systems read."""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
 from dlrun import runs
-from dlrun.ci_summary import (
+from dlrun.ci.checks import check_metric
+from dlrun.ci.gates import Gate, GateResult
+from dlrun.ci.summary import (
     check_cases,
     gate_cases,
     github_error_lines,
     junit_xml,
     markdown_summary,
 )
-from dlrun.gates import Gate, GateResult, check_metric
-from dlrun.runstore import read_run
+from dlrun.runs import read_run
 from tests.report.run_folders import write_run
 
 PASSED = GateResult(Gate("test_r2", 0.1, "under"), 0.25)

@@ -1,4 +1,4 @@
-"""`dlrun.gates`: gates on one run, and the per-metric decision of a baseline check."""
+"""`dlrun.ci.gates`: gates on one run, and the per-metric decision of a baseline check."""
 
 from __future__ import annotations
 
@@ -6,20 +6,16 @@ import math
 
 import pytest
 
-from dlrun.gates import (
+from dlrun.ci.checks import (
     CheckSettings,
-    Gate,
-    GateError,
-    GateResult,
     Samples,
     check_metric,
     chosen_metrics,
     comparability_notes,
-    evaluate_gates,
-    parse_gates,
     parse_tolerances,
     run_check,
 )
+from dlrun.ci.gates import Gate, GateError, GateResult, evaluate_gates, parse_gates
 
 METRICS = {"test_accuracy": 0.91, "test_loss": 0.3, "baseline": "majority class", "epochs_run": 3}
 

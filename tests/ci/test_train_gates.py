@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dlrun.cli import app
-from dlrun.runstore import read_run
+from dlrun.runs import read_run
 from tests.conftest import write_config
 
 runner = CliRunner()

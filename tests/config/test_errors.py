@@ -8,8 +8,8 @@ import pytest
 from conftest import write_config
 
 from dlrun.config import load_config
+from dlrun.core.errors import ConfigError, DlrunError
 from dlrun.data import sources
-from dlrun.errors import ConfigError, DlrunError
 
 VALID_DATA = "data: {source: mnist}\n"
 VALID_MODEL = "model: {type: mlp}\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dlrun.config import load_config
-from dlrun.errors import ConfigError
+from dlrun.core.errors import ConfigError
 
 
 def write(path: Path, text: str) -> Path:

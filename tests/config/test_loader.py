@@ -11,7 +11,7 @@ import pytest
 from conftest import CONFIGS, write_config
 
 from dlrun.config import ExperimentConfig, load_config
-from dlrun.errors import ConfigError
+from dlrun.core.errors import ConfigError
 
 MINIMAL = """\
 data: {source: mnist}

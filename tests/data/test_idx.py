@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import SHARED_DATA, write_idx
 
+from dlrun.core.errors import DataError
 from dlrun.data.idx import IdxParams, load_idx, read_idx, read_idx_pair
-from dlrun.errors import DataError
 
 IMAGES = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
 

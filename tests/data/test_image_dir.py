@@ -7,9 +7,9 @@ import pytest
 from PIL import Image
 
 from dlrun.config import load_config
+from dlrun.core.errors import DataError
 from dlrun.data import load_splits
 from dlrun.data.pipeline import build_pipelines
-from dlrun.errors import DataError
 from tests.conftest import write_config
 
 

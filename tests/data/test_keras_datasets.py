@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from conftest import SHARED_DATA, write_idx
 
+from dlrun.core.errors import DataError
 from dlrun.data import keras_datasets
 from dlrun.data.keras_datasets import (
     IMAGE_SETS,
@@ -18,7 +19,6 @@ from dlrun.data.keras_datasets import (
     locate_and_load,
     search_dirs,
 )
-from dlrun.errors import DataError
 
 
 def write_image_set(folder: Path, n_train: int = 40, n_test: int = 10) -> Path:

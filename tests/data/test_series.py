@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from dlrun.config import load_config
+from dlrun.core.errors import DataError
 from dlrun.data import load_splits
-from dlrun.errors import DataError
 from tests.conftest import CONFIGS, write_config
 
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from conftest import CONFIGS
 
+from dlrun.core.errors import DataError
 from dlrun.data.tabular import CsvParams, infer_task, load_csv
-from dlrun.errors import DataError
 
 
 def regression(path: Path, **overrides) -> CsvParams:

@@ -14,12 +14,14 @@ import keras
 import pytest
 from typer.testing import CliRunner
 
-from dlrun import experiment, runs
+from dlrun import runs
 from dlrun.cli import app
 from dlrun.config import load_config
-from dlrun.errors import ConfigError, DataError
-from dlrun.experiment import data_and_model
+from dlrun.core.errors import ConfigError, DataError
+from dlrun.experiment import run as experiment
+from dlrun.experiment.run import data_and_model
 from dlrun.models.saved import load_saved_model
+from dlrun.runs import folder
 from dlrun.training import trainer
 from tests.conftest import write_config
 
@@ -230,7 +232,7 @@ def test_an_output_folder_that_cannot_be_written_fails_before_the_data_is_read(
     def fail(*args, **kwargs):
         raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr(f"dlrun.runs.{failing}", fail)
+    monkeypatch.setattr(f"dlrun.runs.folder.{failing}", fail)
     result = runner.invoke(
         app, ["train", str(missing_data_config(tmp_path)), "-q", "-o", str(tmp_path / "out")]
     )
@@ -242,8 +244,8 @@ def test_an_output_folder_that_cannot_be_written_fails_before_the_data_is_read(
 
 
 def test_a_full_disk_fails_before_the_data_is_read(tmp_path, monkeypatch):
-    full = runs.shutil.disk_usage(tmp_path)._replace(free=3 * 2**20)
-    monkeypatch.setattr(runs.shutil, "disk_usage", lambda path: full)
+    full = folder.shutil.disk_usage(tmp_path)._replace(free=3 * 2**20)
+    monkeypatch.setattr(folder.shutil, "disk_usage", lambda path: full)
     result = runner.invoke(app, ["train", str(missing_data_config(tmp_path)), "--quiet"])
     assert result.exit_code == 2
     assert "is on a disk with only 3.0 MiB free" in result.stderr

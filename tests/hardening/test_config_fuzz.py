@@ -22,13 +22,13 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 from typer.testing import CliRunner
 
-from dlrun import filters
+from dlrun.analysis import filters
+from dlrun.analysis.filters import FilterError
 from dlrun.cli import app
 from dlrun.config import ExperimentConfig, load_config, to_yaml
 from dlrun.config.safe_yaml import MAX_DEPTH, MAX_VALUES
 from dlrun.config.schema import SECTION_REGISTRIES, OptimizerConfig, ReportConfig, TrainConfig
-from dlrun.errors import ConfigError
-from dlrun.filters import FilterError
+from dlrun.core.errors import ConfigError
 from tests.conftest import CONFIGS
 
 FUZZ = settings(

@@ -11,6 +11,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from dlrun.cli import app
+from dlrun.core.errors import DataError
 from dlrun.data import Split
 from dlrun.data.idx import IdxParams, load_idx, read_idx
 from dlrun.data.image_dir import ImageDirParams, load_image_dir
@@ -19,7 +20,6 @@ from dlrun.data.keras_datasets import IMAGE_SETS, MnistParams, locate_and_load
 from dlrun.data.series import TimeSeriesParams, load_time_series
 from dlrun.data.tabular import CsvParams, load_csv
 from dlrun.data.text import TextCsvParams, load_text_csv
-from dlrun.errors import DataError
 from tests.conftest import write_config, write_idx
 
 HEADER = "a,b,y\n"

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from dlrun.core.errors import ConfigError
 from dlrun.data import DataSpec
-from dlrun.errors import ConfigError
 from dlrun.models import build_model, models
 from dlrun.models.heads import default_loss
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from dlrun.diagnostics import (
+from dlrun.report.diagnostics import (
     CONFUSION_PLOT,
     FORECAST_PLOT,
     PR_PLOT,
@@ -164,7 +164,7 @@ def test_train_writes_the_diagnostics_into_the_run_folder(
     tmp_path: Path, tiny_table: Path, target, task, files, keys
 ):
     from dlrun.config import load_config
-    from dlrun.experiment import run_experiment
+    from dlrun.experiment.run import run_experiment
 
     config = write_config(
         tmp_path,

@@ -8,9 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from dlrun import runs
+from dlrun.analysis.diff import diff_runs
 from dlrun.cli import app
-from dlrun.diff import diff_runs
-from dlrun.runstore import read_run
+from dlrun.runs import read_run
 from tests.report.run_folders import write_run
 
 runner = CliRunner()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dlrun.errors import DlrunError
-from dlrun.filters import FilterError, matches, names_in, parse
+from dlrun.analysis.filters import FilterError, matches, names_in, parse
+from dlrun.core.errors import DlrunError
 
 MISSING = object()
 

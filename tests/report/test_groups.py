@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from dlrun import runs
+from dlrun.analysis.groups import spread
 from dlrun.cli import app
-from dlrun.groups import spread
 from tests.report.run_folders import default_metrics, write_run
 
 runner = CliRunner()

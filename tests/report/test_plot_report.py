@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from dlrun import runs
 from dlrun.cli import app
-from dlrun.run_plots import legend_labels
-from dlrun.runstore import read_run
+from dlrun.report.run_plots import legend_labels
+from dlrun.runs import read_run
 from tests.report.run_folders import write_run
 
 runner = CliRunner()

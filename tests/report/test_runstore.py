@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dlrun import runs
-from dlrun.runstore import (
+from dlrun.runs import (
     CRASHED,
     INCOMPLETE,
     MISSING,

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from dlrun.cli import app
 from dlrun.config.schema import DistributeConfig
-from dlrun.errors import ConfigError
+from dlrun.core.errors import ConfigError
 from dlrun.training import cluster
 from dlrun.training.distributed import replica_slices
 from tests.conftest import write_config

@@ -28,7 +28,7 @@ import pandas as pd
 import pytest
 
 from dlrun.config import load_config
-from dlrun.experiment import run_experiment
+from dlrun.experiment.run import run_experiment
 from dlrun.training.backup import backup_epoch
 from tests.conftest import banded_images, write_config
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from dlrun.config import load_config
-from dlrun.errors import ConfigError
-from dlrun.experiment import run_experiment
+from dlrun.core.errors import ConfigError
+from dlrun.experiment.run import run_experiment
 from dlrun.training import tensorboard
 from tests.conftest import write_config
 

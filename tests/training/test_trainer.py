@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dlrun.config.schema import OptimizerConfig, TrainConfig
-from dlrun.errors import ConfigError
+from dlrun.core.errors import ConfigError
 from dlrun.training import trainer
 
 

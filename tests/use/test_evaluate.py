@@ -21,9 +21,9 @@ from dlrun.config import load_config
 from dlrun.data import load_splits
 from dlrun.data.base import Split
 from dlrun.data.split import carve
-from dlrun.experiment import run_experiment
-from dlrun.use.inputs import encode_table
-from dlrun.use.saved import SavedRun
+from dlrun.experiment.run import run_experiment
+from dlrun.inference.inputs import encode_table
+from dlrun.inference.saved import SavedRun
 
 runner = CliRunner()
 SEED, TEST_SPLIT = 5, 0.2

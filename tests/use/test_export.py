@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 from dlrun.cli import app
 from dlrun.config import load_config
 from dlrun.data import load_splits
-from dlrun.experiment import run_experiment
-from dlrun.use.export import ExportError, tflite_bytes
-from dlrun.use.saved import SavedRun
+from dlrun.experiment.run import run_experiment
+from dlrun.inference.export import ExportError, tflite_bytes
+from dlrun.inference.saved import SavedRun
 from tests.conftest import CONFIGS
 
 runner = CliRunner()

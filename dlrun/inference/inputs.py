@@ -1,0 +1,340 @@
+"""New inputs -> what a saved model reads, with the run's own preprocessing.
+
+The run's `data.json` holds what training learnt from its training split: the mean and std of
+each numeric column, the categories of each text column, the class names. Text vocabularies
+and series normalisation are inside the model. Nothing is re-fitted on new data: a row is
+encoded exactly as the same row was in training (same arithmetic, same order), so a run's test
+rows give its test metrics back bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dlrun.core.errors import DataError, did_you_mean
+from dlrun.inference.saved import SavedRun
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# What keras.utils.image_dataset_from_directory reads.
+IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+
+
+@dataclass(frozen=True)
+class Examples:
+    """Model inputs, one per input id, with their targets when the input had them."""
+
+    x: np.ndarray
+    ids: list[Any]
+    y: np.ndarray | None = None
+    """Encoded targets (class indices, or values), for evaluation."""
+    actual: list[Any] | None = None
+    """The targets as the input wrote them, shown beside predictions."""
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def read_examples(
+    saved: SavedRun,
+    path: Path | None,
+    *,
+    texts: list[str] | None = None,
+    id_column: str | None = None,
+    data: Any = None,
+    labelled: bool = False,
+) -> Examples:
+    """Inputs from a CSV, an image file or folder, or raw texts, for the run's kind of data.
+
+    `data` is the `data:` section that says how to read the file (columns, delimiter); by
+    default the run's own. `labelled` requires the targets too (for evaluation)."""
+    kind = saved.info.get("input_kind", "table")
+    data = data if data is not None else saved.config.data
+    if texts:
+        if kind != "text":
+            raise DataError(
+                f"--text needs a model trained on text, but this run's data is {kind}",
+                fix="pass a file: a CSV of rows, or images",
+            )
+        return Examples(x=_strings(texts), ids=list(range(len(texts))))
+    if path is None:
+        raise DataError("nothing to read", fix="pass a file or folder, or --text")
+    if kind == "images":
+        if labelled:
+            return labelled_images(saved, path, data)
+        return image_examples(saved, path)
+    from dlrun.data.tabular import read_table
+
+    if path.is_dir():
+        raise DataError(
+            f"{path} is a folder, but this run's model reads {kind} data from a CSV file",
+            fix="pass a CSV file",
+        )
+    table = read_table(path, getattr(data, "delimiter", ","))
+    ids = _ids(table, path, id_column)
+    # Messages about the rows should name the file they came from, not the training file.
+    data = data.model_copy(update={"path": path}) if "path" in type(data).model_fields else data
+    if kind == "text":
+        return text_examples(saved, table, path, data, ids, labelled)
+    if kind == "series":
+        return series_examples(saved, table, data, labelled)
+    return table_examples(saved, table, path, data, ids, labelled)
+
+
+# Tables
+
+
+def feature_columns(info: dict[str, Any]) -> list[str]:
+    """The input columns, in the order training encoded them, from the encoded feature names
+    (`alcohol`, `colour=red`, `colour=blue`, ... -> alcohol, colour)."""
+    categories: dict[str, list[str]] = info.get("preprocessing", {}).get("categories", {})
+    one_hot = {
+        f"{column}={value}": column for column, values in categories.items() for value in values
+    }
+    return list(dict.fromkeys(one_hot.get(name, name) for name in info.get("feature_names") or []))
+
+
+def encode_table(
+    table: pd.DataFrame, info: dict[str, Any], path: Path
+) -> tuple[np.ndarray, list[str]]:
+    """Feature rows as training encoded them: numbers scaled with the training mean and std,
+    text one-hot over the training categories (a value training never saw: all zeros)."""
+    import pandas as pd
+
+    from dlrun.data.tabular import require_columns, require_complete
+
+    preprocessing = info.get("preprocessing", {})
+    categories: dict[str, list[str]] = preprocessing.get("categories", {})
+    scaling: dict[str, dict[str, float]] = preprocessing.get("standardize", {})
+    columns = feature_columns(info)
+    require_columns(table, path, {"the run's features": columns})
+    require_complete(table[columns], path, "features")
+    blocks, notes = [], []
+    for column in columns:
+        if column in categories:
+            text = table[column].astype(str).to_numpy()
+            known = categories[column]
+            blocks.append(np.stack([text == value for value in known], axis=1).astype(np.float64))
+            unseen = sorted(set(text) - set(known))
+            if unseen:
+                notes.append(
+                    f"column '{column}': {len(unseen)} value(s) training never saw "
+                    f"({', '.join(unseen[:5])}), encoded as none of the known ones"
+                )
+            continue
+        values = pd.to_numeric(table[column], errors="coerce")
+        if values.isna().any():
+            bad = table[column][values.isna()].iloc[0]
+            raise DataError(
+                f"{path.name}: column '{column}' was numeric in training, but holds text here",
+                received=bad,
+                fix="clean the column, or check the file is the one you meant",
+            )
+        blocks.append(values.to_numpy(dtype=np.float64)[:, None])
+    x = np.concatenate(blocks, axis=1)
+    # Same float64 arithmetic as the csv source, column by column, then float32 like it.
+    for index, name in enumerate(info.get("feature_names") or []):
+        if name in scaling:
+            x[:, index] = (x[:, index] - scaling[name]["mean"]) / scaling[name]["std"]
+    return x.astype(np.float32), notes
+
+
+def table_examples(
+    saved: SavedRun, table: pd.DataFrame, path: Path, data: Any, ids: list[Any], labelled: bool
+) -> Examples:
+    x, notes = encode_table(table, saved.info, path)
+    y, actual = _targets(saved, table, path, data, labelled)
+    return Examples(x=x, ids=ids, y=y, actual=actual, notes=notes)
+
+
+# Text
+
+
+def text_examples(
+    saved: SavedRun, table: pd.DataFrame, path: Path, data: Any, ids: list[Any], labelled: bool
+) -> Examples:
+    from dlrun.data.tabular import require_columns
+
+    column = data.text
+    require_columns(table, path, {"data.text": [column]})
+    texts = table[column].fillna("").astype(str).tolist()
+    y, actual = _targets(saved, table, path, data, labelled)
+    return Examples(x=_strings(texts), ids=ids, y=y, actual=actual)
+
+
+def _strings(texts: list[str]) -> np.ndarray:
+    # One string per row, shape (n, 1): the text models' input.
+    return np.asarray(texts, dtype=object).reshape(-1, 1)
+
+
+# Series
+
+
+def series_examples(saved: SavedRun, table: pd.DataFrame, data: Any, labelled: bool) -> Examples:
+    """Every window of `window` rows, sorted by time. Unlabelled, a window may end at the last
+    row (its forecast lies beyond the file); labelled, only windows whose target is in the file
+    count, cut exactly as the time_series source cuts them."""
+    from dlrun.data.series import numeric_columns, ordered_times, windows
+    from dlrun.data.tabular import require_columns
+
+    features = data.features or [data.target]
+    require_columns(table, data.path, {"data.features": features})
+    times = ordered_times(table, data)
+    order = np.argsort(times, kind="stable")
+    table, times = table.iloc[order].reset_index(drop=True), times[order]
+    values = numeric_columns(table, features, data)
+    has_target = data.target in table.columns
+    if labelled:
+        require_columns(table, data.path, {"data.target": [data.target]})
+        target = numeric_columns(table, [data.target], data)[:, 0]
+        split = windows(values, target, times, data)
+        return Examples(x=split.x, ids=_time_labels(split.times), y=split.y)
+    if len(values) < data.window:
+        raise DataError(
+            f"{data.path.name} has {len(values)} rows; the model reads windows of {data.window}",
+            fix=f"pass at least {data.window} rows",
+        )
+    starts = np.arange(len(values) - data.window + 1)
+    x = np.stack([values[s : s + data.window] for s in starts])
+    target_rows = starts + data.window - 1 + data.horizon
+    actual = None
+    if has_target:
+        target = numeric_columns(table, [data.target], data)[:, 0]
+        actual = [float(target[r]) if r < len(target) else None for r in target_rows]
+    # The id is the time of the window's last row: the forecast is `horizon` steps after it.
+    return Examples(x=x, ids=_time_labels(times[starts + data.window - 1]), actual=actual)
+
+
+def _time_labels(times: np.ndarray) -> list[str]:
+    """`1957-01` style, as short as the times allow; row numbers when there is no time column."""
+    if np.issubdtype(times.dtype, np.datetime64):
+        return [str(label) for label in np.datetime_as_string(times, unit="auto")]
+    return [str(time) for time in times]
+
+
+# Images
+
+
+def image_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise DataError("no such file or folder", received=str(path), fix="check the path")
+    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise DataError(
+            f"{path} holds no images", expected=f"files ending in {', '.join(IMAGE_SUFFIXES)}"
+        )
+    return files
+
+
+def image_examples(saved: SavedRun, path: Path) -> Examples:
+    """Image files resized to the model's input size and scaled to [0, 1], as training read its
+    images (bilinear resize, rounded to bytes, divided by 255)."""
+    import tensorflow as tf
+
+    height, width, channels = saved.spec.input_shape
+    files = image_files(path)
+    pixels = []
+    for file in files:
+        try:
+            image = tf.io.decode_image(
+                tf.io.read_file(str(file)), channels=channels, expand_animations=False
+            )
+        except tf.errors.OpError as error:
+            raise DataError(f"{file}: not a readable image ({error.message})") from None
+        resized = tf.image.resize(image, (height, width), method="bilinear").numpy()
+        pixels.append(np.clip(resized, 0, 255).astype(np.uint8))
+    x = np.stack(pixels).astype(np.float32) / 255.0
+    root = path if path.is_dir() else path.parent
+    return Examples(x=x, ids=[str(file.relative_to(root)) for file in files])
+
+
+def labelled_images(saved: SavedRun, folder: Path, data: Any) -> Examples:
+    """A folder with one sub-folder per class, read as the image_dir source reads one; class
+    names must be ones the model knows."""
+    from dlrun.data.image_dir import ImageDirParams, read_image_folder
+
+    if not isinstance(data, ImageDirParams):
+        raise DataError(
+            f"evaluating other images needs a run trained with source: image_dir (this one used "
+            f"{data.source})",
+            fix="evaluate the run's own data (leave out --data)",
+        )
+    images, names = read_image_folder(data.model_copy(update={"path": folder}))
+    known = {name: index for index, name in enumerate(saved.class_names or [])}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise DataError(
+            f"{folder}: class folder(s) the model does not know: {', '.join(unknown)}",
+            expected=f"sub-folders named after the run's classes: {', '.join(known)}",
+        )
+    y = np.asarray([known[names[label]] for label in images.y], dtype=np.int64)
+    x = images.x.astype(np.float32) / 255.0
+    if x.ndim == 3:
+        x = x[..., np.newaxis]
+    return Examples(x=x, ids=list(range(len(y))), y=y)
+
+
+# Targets and ids
+
+
+def _targets(
+    saved: SavedRun, table: pd.DataFrame, path: Path, data: Any, labelled: bool
+) -> tuple[np.ndarray | None, list[Any] | None]:
+    from dlrun.data.tabular import require_columns
+
+    column = data.target
+    if column not in table.columns:
+        if labelled:
+            require_columns(table, path, {"data.target": [column]})
+        return None, None
+    values = table[column]
+    return (encode_targets(saved, values, path) if labelled else None), values.tolist()
+
+
+def encode_targets(saved: SavedRun, values: pd.Series, path: Path) -> np.ndarray:
+    """Targets as training encoded them: class indices in the run's class order, or floats."""
+    import pandas as pd
+
+    from dlrun.data.tabular import require_complete
+
+    require_complete(values.to_frame(), path, "target")
+    names = saved.class_names
+    if names is None:
+        numbers = pd.to_numeric(values, errors="coerce")
+        if numbers.isna().any():
+            raise DataError(
+                f"{path.name}: the target column '{values.name}' holds text; the model predicts "
+                "numbers",
+                received=values[numbers.isna()].iloc[0],
+            )
+        return numbers.to_numpy(dtype=np.float32)
+    index = {name: i for i, name in enumerate(names)}
+    text = values.astype(str)
+    unknown = sorted(set(text) - set(index))
+    if unknown:
+        raise DataError(
+            f"{path.name}: target value(s) the model has no class for: {', '.join(unknown[:5])}",
+            expected=f"one of the run's classes: {', '.join(names)}",
+        )
+    return text.map(index).to_numpy(dtype=np.int64)
+
+
+def _ids(table: pd.DataFrame, path: Path, id_column: str | None) -> list[Any]:
+    """The --id column's values, else the row number (0 = the first data row)."""
+    if id_column is None:
+        return list(range(len(table)))
+    if id_column not in table.columns:
+        raise DataError(
+            f"--id: column '{id_column}' is not in {path.name}."
+            f"{did_you_mean(id_column, list(table.columns))}",
+            expected=f"one of the columns: {', '.join(map(str, table.columns))}",
+        )
+    return table[id_column].tolist()

@@ -1,0 +1,75 @@
+"""`dlrun predict`: a saved run's predictions for new inputs, one row per input.
+
+Columns: `id` (the row number, the `--id` column, the image's path or the window's last time),
+`prediction` (a class name, or a value), `actual` when the input holds the target, and for
+classification one `prob_<class>` column per class, in the run's class order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dlrun.inference.inputs import Examples, read_examples
+from dlrun.inference.saved import SavedRun
+from dlrun.report.diagnostics import predicted_labels
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass
+class Predictions:
+    table: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+def predict(
+    saved: SavedRun,
+    inputs: Path | None = None,
+    *,
+    texts: list[str] | None = None,
+    id_column: str | None = None,
+) -> Predictions:
+    examples = read_examples(saved, inputs, texts=texts, id_column=id_column)
+    model = saved.load_model()
+    batch_size = saved.config.train.batch_size
+    scores = np.asarray(model.predict(_batches(examples, batch_size), verbose=0))
+    return Predictions(prediction_table(saved, examples, scores), list(examples.notes))
+
+
+def prediction_table(saved: SavedRun, examples: Examples, scores: np.ndarray) -> pd.DataFrame:
+    import pandas as pd
+
+    columns: dict[str, object] = {"id": examples.ids}
+    names = saved.class_names
+    if names is None:  # regression: one value per input
+        columns["prediction"] = scores.reshape(len(examples), -1)[:, 0].astype(np.float64)
+    else:
+        probabilities = class_probabilities(scores)
+        columns["prediction"] = [names[i] for i in predicted_labels(scores)]
+    if examples.actual is not None:
+        columns["actual"] = examples.actual
+    if names is not None:
+        for index, name in enumerate(names):
+            columns[f"prob_{name}"] = probabilities[:, index].astype(np.float64)
+    return pd.DataFrame(columns)
+
+
+def class_probabilities(scores: np.ndarray) -> np.ndarray:
+    """One column per class: a sigmoid output's P(class 1) becomes [1 - p, p]."""
+    if scores.ndim == 2 and scores.shape[1] > 1:
+        return scores
+    positive = scores.reshape(-1)
+    return np.stack([1.0 - positive, positive], axis=1)
+
+
+def _batches(examples: Examples, batch_size: int):  # -> tf.data.Dataset
+    import tensorflow as tf
+
+    # tf.data, not a NumPy array: text models take a string tensor, which Keras will not make
+    # from an object array.
+    return tf.data.Dataset.from_tensor_slices(tf.constant(examples.x)).batch(batch_size)
