@@ -35,7 +35,8 @@ import tensorflow as tf  # noqa: E402
 
 from dlrun.config import ExperimentConfig, load_config  # noqa: E402
 from dlrun.data import Splits, load_splits  # noqa: E402
-from dlrun.experiment.run import resolve_precision, run_experiment  # noqa: E402
+from dlrun.experiment.resolve import resolve_precision  # noqa: E402
+from dlrun.experiment.run import run_experiment  # noqa: E402
 from dlrun.models.heads import default_loss, default_metrics  # noqa: E402
 from dlrun.training.trainer import EpochRecorder  # noqa: E402
 

@@ -48,6 +48,7 @@ def train(
     """Train, evaluate and write one run folder, exactly as `dlrun train` does; the run as
     `load_run` reads it back. `config` is a loaded config or a YAML file."""
     from dlrun.experiment.run import run_experiment
+    from dlrun.training.outcomes import WorkerOutcome
 
     config_path = None
     if not isinstance(config, ExperimentConfig):
@@ -60,7 +61,7 @@ def train(
         output_dir=Path(output_dir) if output_dir is not None else None,
         config_path=config_path,
     )
-    if not hasattr(outcome, "run_dir"):  # a multi-worker job's worker other than the chief
+    if isinstance(outcome, WorkerOutcome):  # a multi-worker job's worker other than the chief
         return outcome  # type: ignore[return-value]
     return load_run(outcome.run_dir)
 

@@ -115,15 +115,17 @@ def tables(schema: dict[str, Any]) -> dict[str, Table]:
 
 
 def render_table(table: Table) -> str:
+    from dlrun.analysis.grid import Grid
+    from dlrun.report.tables import to_markdown
+
     node = table.node
     required = set(node.get("required", []))
-    lines = ["| key | default | meaning |", "| --- | --- | --- |"]
+    rows = []
     for key in table.rows():
         field = node["properties"][key]
         default = _default(field, key in required)
-        meaning = _meaning(field, see_below=default != "see below")
-        lines.append(f"| `{key}` | {default} | {meaning} |")
-    return "\n".join(lines) + "\n"
+        rows.append([f"`{key}`", default, _meaning(field, see_below=default != "see below")])
+    return to_markdown(Grid(["key", "default", "meaning"], rows))
 
 
 def render(page: str, schema: dict[str, Any]) -> str:

@@ -16,8 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from dlrun.analysis import filters
+from dlrun.analysis.directions import better_direction, recorded_directions
 from dlrun.analysis.grid import ABSENT, Grid, cell_text
 from dlrun.core.errors import DlrunError, did_you_mean
+from dlrun.core.numbers import is_number
 from dlrun.runs import MISSING, RUN_FIELDS, Run
 
 DEFAULT_METRICS = ("test_*",)
@@ -25,31 +27,9 @@ DEFAULT_METRICS = ("test_*",)
 # Config keys never shown as params: the run name has its own column.
 HIDDEN_PARAMS = {"name"}
 
-# Words in a metric name that say which way is better. Checked on the name without its
-# train/val/test/baseline prefix; "lower" words first, so "error_rate" is not read as "rate".
-_LOWER_IS_BETTER = re.compile(
-    r"loss|error|mae|mse|rmse|msle|mape|hinge|crossentropy|cosh|poisson|kl_?div|perplexity"
-)
-_HIGHER_IS_BETTER = re.compile(r"acc|auc|precision|recall|f1|r2|iou|average_precision|top_k")
-
 
 class CompareError(DlrunError):
     """A column, sort key or pattern that names nothing in the runs."""
-
-
-def better_direction(metric: str) -> str | None:
-    """'min' or 'max' for metrics whose better direction is known from the name, else None
-    (counts, times and sizes are not ranked: fewer epochs is not 'better')."""
-    name = re.sub(r"^(baseline_test_|test_|val_)", "", metric.lower())
-    if _LOWER_IS_BETTER.search(name):
-        return "min"
-    if _HIGHER_IS_BETTER.search(name):
-        return "max"
-    return None
-
-
-def is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def split_list(values: Iterable[str] | None) -> list[str]:
@@ -197,6 +177,10 @@ class Selection:
     metrics: list[str]
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def directions(self) -> dict[str, str]:
+        return recorded_directions(self.runs)
+
 
 def select(
     loaded: list[Run],
@@ -291,7 +275,9 @@ def comparison_grid(selection: Selection, *, metrics_first: bool = False) -> Gri
     grid = Grid(columns, rows)
     for key in selection.metrics:
         index = columns.index(key)
-        grid.best[key] = best_rows([row[index] for row in rows], better_direction(key))
+        grid.best[key] = best_rows(
+            [row[index] for row in rows], better_direction(key, selection.directions)
+        )
     grid.right_aligned = {
         column for index, column in enumerate(columns) if any(is_number(row[index]) for row in rows)
     }

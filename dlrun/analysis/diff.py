@@ -8,14 +8,14 @@ top, not a footnote.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from dlrun import runs as run_files
-from dlrun.analysis.compare import better_direction, is_number
+from dlrun.analysis.directions import better_direction, recorded_directions
 from dlrun.analysis.filters import equal
-from dlrun.analysis.grid import cell_text
+from dlrun.core.numbers import is_number
 from dlrun.runs import MISSING, Run, flatten
 
 # run.json facts that describe where and on what a run happened (`versions.*` expands).
@@ -42,6 +42,8 @@ class MetricDelta:
     name: str
     old: Any
     new: Any
+    directions: Mapping[str, str] = field(default_factory=dict)
+    """Metric directions the two runs recorded (see `better_direction`)."""
 
     @property
     def delta(self) -> float | None:
@@ -59,8 +61,8 @@ class MetricDelta:
 
     @property
     def verdict(self) -> str | None:
-        """'better' / 'worse' / 'same' for metrics whose direction is known from the name."""
-        direction, delta = better_direction(self.name), self.delta
+        """'better' / 'worse' / 'same' for metrics whose direction is known."""
+        direction, delta = better_direction(self.name, self.directions), self.delta
         if direction is None or delta is None:
             return None
         if delta == 0:
@@ -123,10 +125,11 @@ def comparability_warnings(a: Run, b: Run) -> list[str]:
 def diff_runs(a: Run, b: Run, metric_patterns: Sequence[str] = ()) -> RunDiff:
     """Config, metric and environment differences from run A to run B."""
     names = dict.fromkeys([*a.scalar_metrics(), *b.scalar_metrics()])
+    directions = recorded_directions([a, b])
     if metric_patterns:
         names = {n: None for n in names if any(fnmatch.fnmatchcase(n, p) for p in metric_patterns)}
     metrics = [
-        MetricDelta(name, a.metrics.get(name, MISSING), b.metrics.get(name, MISSING))
+        MetricDelta(name, a.metrics.get(name, MISSING), b.metrics.get(name, MISSING), directions)
         for name in names
     ]
     return RunDiff(
@@ -170,58 +173,8 @@ def to_dict(diff: RunDiff) -> dict[str, Any]:
     }
 
 
-def _shown(value: Any) -> str:
-    return "(absent)" if value is MISSING else cell_text(value)
-
-
 def percent(fraction: float) -> str:
     """+1.3%, -0.013%, +350%: enough digits that a small change does not read as 0.0%."""
     size = abs(fraction)
     digits = 0 if size >= 1 else 1 if size >= 0.001 else 3
     return f"{fraction:+.{digits}%}"
-
-
-def to_rich(diff: RunDiff) -> list[Any]:
-    """Renderables for the terminal: header, config changes, metric deltas, environment."""
-    from rich.table import Table
-    from rich.text import Text
-
-    a, b = diff.a, diff.b
-    parts: list[Any] = [
-        Text.assemble(("A ", "bold"), f"{a.id}  {a.name}  ({a.status})  {a.path}"),
-        Text.assemble(("B ", "bold"), f"{b.id}  {b.name}  ({b.status})  {b.path}"),
-    ]
-
-    def change_table(title: str, items: list[Change]) -> Table:
-        table = Table(title=title, title_justify="left", header_style="bold")
-        for column in ("key", "A", "B"):
-            table.add_column(column)
-        for item in items:
-            table.add_row(item.key, _shown(item.old), _shown(item.new))
-        return table
-
-    parts.append(
-        change_table(f"config: {len(diff.config)} difference(s)", diff.config)
-        if diff.config
-        else Text("config: identical")
-    )
-    metrics = Table(title="metrics (B - A)", title_justify="left", header_style="bold")
-    for column in ("metric", "A", "B", "delta", "relative"):
-        metrics.add_column(column, justify="left" if column == "metric" else "right")
-    styles = {"better": "green", "worse": "red"}
-    for m in diff.metrics:
-        delta, relative = m.delta, m.relative
-        metrics.add_row(
-            m.name,
-            _shown(m.old),
-            _shown(m.new),
-            Text("" if delta is None else f"{delta:+.4g}", style=styles.get(m.verdict or "", "")),
-            "" if relative is None else percent(relative),
-        )
-    parts.append(metrics if diff.metrics else Text("metrics: none in either run"))
-    parts.append(
-        change_table("environment", diff.environment)
-        if diff.environment
-        else Text("environment: identical (versions, device, data fingerprints)")
-    )
-    return parts

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dlrun.core.errors import DlrunError
+from dlrun.core.numbers import is_number
 
 COMPARISONS = ("==", "!=", "<=", ">=", "<", ">")
 KEYWORDS = {"and", "or", "not", "in", "true", "false", "null", "none"}
@@ -319,13 +320,9 @@ def names_in(tree: Any) -> list[Name]:
     return []
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def equal(left: Any, right: Any) -> bool:
     """Equality without Python's cross-type surprises (True == 1, 1 == '1' is False anyway)."""
-    if _is_number(left) and _is_number(right):
+    if is_number(left) and is_number(right):
         return left == right
     if isinstance(left, (list, tuple)) and isinstance(right, (list, tuple)):
         return len(left) == len(right) and all(map(equal, left, right))
@@ -335,7 +332,7 @@ def equal(left: Any, right: Any) -> bool:
 
 
 def _ordered(op: str, left: Any, right: Any) -> bool:
-    comparable = (_is_number(left) and _is_number(right)) or (
+    comparable = (is_number(left) and is_number(right)) or (
         isinstance(left, str) and isinstance(right, str)
     )
     if not comparable:

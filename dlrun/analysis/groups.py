@@ -13,40 +13,17 @@ a thousand runs here.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from dlrun import runs
 from dlrun.analysis import filters
-from dlrun.analysis.compare import Selection, best_rows, better_direction, is_number
-from dlrun.analysis.grid import ABSENT, Grid, cell_text
+from dlrun.analysis.compare import Selection, best_rows
+from dlrun.analysis.directions import better_direction
+from dlrun.analysis.grid import ABSENT, Grid
+from dlrun.core.numbers import Spread, is_number, spread
 from dlrun.runs import MISSING, Run
-
-
-@dataclass(frozen=True)
-class Spread:
-    mean: float
-    std: float | None  # None for a single value
-    n: int
-
-    def text(self) -> str:
-        """'0.5123 ± 0.012' (4 and 2 significant digits); a single value as a table shows it."""
-        if self.std is None:
-            return cell_text(self.mean)
-        return f"{self.mean:.4g} ± {self.std:.2g}"
-
-
-def spread(values: Sequence[Any]) -> Spread | None:
-    """Mean, sample standard deviation and count of the numbers among `values`."""
-    numbers = [float(value) for value in values if is_number(value)]
-    if not numbers:
-        return None
-    n = len(numbers)
-    mean = math.fsum(numbers) / n
-    std = math.sqrt(math.fsum((v - mean) ** 2 for v in numbers) / (n - 1)) if n > 1 else None
-    return Spread(mean, std, n)
 
 
 @dataclass
@@ -160,7 +137,7 @@ def grouped_grid(
     grid = Grid(columns, rows)
     for key in selection.metrics:
         means = [found.mean if (found := group.metric(key)) else None for group in ordered]
-        grid.best[key] = best_rows(means, better_direction(key))
+        grid.best[key] = best_rows(means, better_direction(key, selection.directions))
     grid.right_aligned = {"n", *metric_columns} | {
         column for index, column in enumerate(columns) if any(is_number(r[index]) for r in rows)
     }

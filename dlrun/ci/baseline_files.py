@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from dlrun import __version__, runs
-from dlrun.analysis.compare import is_number
+from dlrun.analysis.directions import recorded_directions
 from dlrun.ci.checks import DEFAULT_PREFIX, Samples
 from dlrun.core.errors import DlrunError
 from dlrun.core.files import write_atomic
+from dlrun.core.numbers import is_number
 from dlrun.runs import Run, read_run, run_folders
 
 BASELINE_SCHEMA_VERSION = 1
@@ -91,6 +92,7 @@ def samples_from_runs(found: Sequence[Run], label: str) -> Samples:
         runs=[run.id for run in done],
         test_fingerprints=fingerprints,
         notes=notes,
+        directions=recorded_directions(done),
     )
 
 
@@ -161,7 +163,9 @@ def samples_from_file(path: Path) -> Samples:
             expected='a JSON object of metric -> number or list of numbers, e.g. {"test_mae": 0.5}',
             fix="write one with `dlrun baseline save RUN FILE`",
         )
-    return Samples(str(path), metrics, run_ids, fingerprints)
+    recorded = document.get("metric_directions")
+    directions = recorded if isinstance(recorded, dict) else {}
+    return Samples(str(path), metrics, run_ids, fingerprints, directions=directions)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -236,6 +240,7 @@ def baseline_document(
         "metrics": {
             name: samples.metrics[name][0] if single else samples.metrics[name] for name in chosen
         },
+        "metric_directions": samples.directions,
     }
     return document, samples.notes
 

@@ -4,7 +4,7 @@ Pure functions over numbers (no files, no printing): `dlrun check` compares `Sam
 per run per metric: one run, several seeds, or a baseline file) and decides per metric:
 
 - the direction (higher or lower is better) comes from the metric's name, as `compare` ranks
-  columns (`dlrun.analysis.compare.better_direction`), unless a flag names it;
+  columns (`dlrun.analysis.directions`), unless a flag names it;
 - a metric *regressed* when it got worse by more than its tolerance (absolute, or relative to
   the baseline's mean with `relative=True`) AND, when both sides have two samples or more, a
   one-sided Welch's t-test finds the run side worse at level `alpha` (0.05): a nightly check
@@ -21,9 +21,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dlrun.analysis.compare import better_direction
+from dlrun.analysis.directions import better_direction
 from dlrun.ci.gates import HIGHER, LOWER, GateError, delta_text, number_text, parse_assignment
 from dlrun.core.errors import did_you_mean
+from dlrun.core.numbers import spread
 
 DEFAULT_ALPHA = 0.05
 DEFAULT_PREFIX = "test_"
@@ -39,6 +40,8 @@ class Samples:
     runs: list[str] = field(default_factory=list)
     test_fingerprints: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    directions: dict[str, str] = field(default_factory=dict)
+    """Metric directions recorded by the runs (see `dlrun.analysis.directions`)."""
 
 
 @dataclass(frozen=True)
@@ -80,12 +83,15 @@ def parse_tolerances(texts: Iterable[str]) -> tuple[float, dict[str, float]]:
     return overall or 0.0, per_metric
 
 
-def direction_of(metric: str, settings: CheckSettings) -> str | None:
+def direction_of(
+    metric: str, settings: CheckSettings, recorded: Mapping[str, str] | None = None
+) -> str | None:
+    """A flag's direction, else the one the runs recorded, else the one the name says."""
     if metric in settings.higher:
         return HIGHER
     if metric in settings.lower:
         return LOWER
-    known = better_direction(metric)
+    known = better_direction(metric, recorded)
     return {"max": HIGHER, "min": LOWER}.get(known or "")
 
 
@@ -159,9 +165,14 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         def side(values: tuple[float, ...]) -> dict[str, Any]:
-            spread = statistics.stdev(values) if len(values) > 1 else None
-            mean = statistics.fmean(values)
-            return {"mean": mean, "std": spread, "n": len(values), "values": list(values)}
+            summary = spread(values)
+            assert summary is not None, "a check compares at least one value a side"
+            return {
+                "mean": summary.mean,
+                "std": summary.std,
+                "n": summary.n,
+                "values": list(values),
+            }
 
         return {
             "metric": self.metric,
@@ -249,6 +260,7 @@ def chosen_metrics(baseline: Samples, run: Samples, settings: CheckSettings) -> 
     """The metrics to compare: those `--metric` names (patterns allowed), else the baseline's
     test_* metrics whose direction is known. Every one must be on both sides."""
     names = list(baseline.metrics)
+    recorded = {**baseline.directions, **run.directions}
     _check_direction_flags(settings, sorted({*baseline.metrics, *run.metrics}))
     if settings.metrics:
         metrics = _expand(settings.metrics, names, "--metric")
@@ -256,7 +268,8 @@ def chosen_metrics(baseline: Samples, run: Samples, settings: CheckSettings) -> 
         metrics = [
             name
             for name in names
-            if name.startswith(DEFAULT_PREFIX) and direction_of(name, settings) is not None
+            if name.startswith(DEFAULT_PREFIX)
+            and direction_of(name, settings, recorded) is not None
         ]
         if not metrics:
             raise GateError(
@@ -272,7 +285,7 @@ def chosen_metrics(baseline: Samples, run: Samples, settings: CheckSettings) -> 
                 expected="the baseline's metrics on both sides: " + ", ".join(metrics),
                 fix="check the run's task and train.metrics, or pick metrics with --metric",
             )
-        if direction_of(metric, settings) is None:
+        if direction_of(metric, settings, recorded) is None:
             raise GateError(
                 f"--metric {metric}: cannot tell from the name whether higher or lower is better",
                 fix=f"add --higher-is-better {metric} or --lower-is-better {metric}",
@@ -290,11 +303,12 @@ def chosen_metrics(baseline: Samples, run: Samples, settings: CheckSettings) -> 
 def run_check(baseline: Samples, run: Samples, settings: CheckSettings) -> list[CheckResult]:
     """Every chosen metric compared; raises `GateError` for input that cannot be checked."""
     results = []
+    recorded = {**baseline.directions, **run.directions}
     for metric in chosen_metrics(baseline, run, settings):
         results.append(
             check_metric(
                 metric,
-                direction_of(metric, settings) or HIGHER,
+                direction_of(metric, settings, recorded) or HIGHER,
                 baseline.metrics[metric],
                 run.metrics[metric],
                 tolerance=settings.per_metric.get(metric, settings.tolerance),

@@ -10,8 +10,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dlrun.analysis.compare import is_number
 from dlrun.core.errors import DlrunError, did_you_mean
+from dlrun.core.numbers import is_number
 
 HIGHER, LOWER = "higher", "lower"
 

@@ -6,41 +6,32 @@ Pure functions returning strings; `dlrun train`, `dlrun check` and `dlrun sweep`
 
 from __future__ import annotations
 
-import math
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dlrun.analysis.compare import is_number
+from dlrun.analysis.grid import ABSENT, Grid
 from dlrun.ci.checks import CheckResult
 from dlrun.ci.gates import GateResult, delta_text, number_text
+from dlrun.core.numbers import is_number, spread
+from dlrun.report.tables import to_markdown
 from dlrun.runs import Run
 
 MAX_METRIC_COLUMNS = 8  # a summary table wider than this is unreadable on GitHub's page
 PASS, FAIL = "✅", "❌"
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    text = f"{value:.4g}" if is_number(value) else str(value)
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in rows]
-    return lines
+    grid = Grid(list(header), [[ABSENT if cell is None else cell for cell in row] for row in rows])
+    return to_markdown(grid).splitlines()
 
 
 def spread_text(values: Sequence[float]) -> str:
     """One value as is; several as 'mean ± std (n=3)'."""
-    mean = math.fsum(values) / len(values)
-    if len(values) == 1:
-        return number_text(mean)
-    std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
-    return f"{mean:.4g} ± {std:.2g} (n={len(values)})"
+    summary = spread(values)
+    assert summary is not None, "a check compares at least one value a side"
+    return number_text(summary.mean) if summary.std is None else summary.text(count=True)
 
 
 def markdown_summary(
@@ -110,7 +101,7 @@ def markdown_summary(
         header = ["", "metric", "baseline", "run", "delta", "tolerance", "p", "verdict"]
         lines += [*_table(header, rows), ""]
     if notes:
-        lines += [*(f"- {_cell(note)}" for note in notes), ""]
+        lines += [*(f"- {note}".replace("\n", " ") for note in notes), ""]
     return "\n".join(lines) + "\n"
 
 

@@ -8,10 +8,12 @@ from typing import Annotated
 
 import typer
 
-from dlrun.cli.app import app, err, fail, guarded, out
+from dlrun.cli import output
+from dlrun.cli.app import command
+from dlrun.core.errors import ConfigError, DlrunError
 
 
-@app.command()
+@command()
 def init(
     data: Annotated[
         Path, typer.Option("--data", help="The CSV file to learn from.", show_default=False)
@@ -37,30 +39,29 @@ def init(
     """
     from dlrun.config.loader import load_config
     from dlrun.config.scaffold import starter_config
-    from dlrun.core.errors import ConfigError
     from dlrun.core.files import safe_name, write_atomic
 
     target_file = out_file or Path(f"{safe_name(data.stem)}.yaml")
     if target_file.exists() and not force:
-        fail(
-            ConfigError(
-                f"{target_file} exists already", fix="pass --force to replace it, or --out"
-            ),
-            False,
+        raise ConfigError(
+            f"{target_file} exists already", fix="pass --force to replace it, or --out"
         )
-    starter = guarded(lambda: starter_config(data, target, target_file, name), False)
+    starter = starter_config(data, target, target_file, name)
     text = starter.to_yaml()
     try:
         write_atomic(target_file, text)
     except OSError as error:
-        fail(ConfigError(f"cannot write {target_file}: {error.strerror}"), False)
-    load_config(target_file)  # what init writes must load; if not, that is a bug to see
+        raise ConfigError(f"cannot write {target_file}: {error.strerror}") from None
+    try:
+        load_config(target_file)
+    except DlrunError as error:  # what init writes must load; if not, that is a bug to see
+        raise RuntimeError(f"dlrun init wrote a config that does not load: {error}") from error
     for line in starter.header:
-        err.print(line, markup=False, soft_wrap=True)
-    out.print(f"wrote {target_file}", markup=False, soft_wrap=True)
+        output.note(line)
+    output.data(f"wrote {target_file}")
 
 
-@app.command()
+@command()
 def schema(
     out_file: Annotated[
         Path | None,
@@ -79,13 +80,12 @@ def schema(
 
     text = json.dumps(config_json_schema(), indent=2) + "\n"
     if out_file is None:
-        print(text, end="")
+        output.data(text, end="")
         return
-    from dlrun.core.errors import DlrunError
     from dlrun.core.files import write_atomic
 
     try:
         write_atomic(out_file, text)
     except OSError as error:
-        fail(DlrunError(f"cannot write {out_file}: {error.strerror}"), False)
-    err.print(f"wrote {out_file}", markup=False, soft_wrap=True)
+        raise DlrunError(f"cannot write {out_file}: {error.strerror}") from None
+    output.note(f"wrote {out_file}")

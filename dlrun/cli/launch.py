@@ -1,58 +1,20 @@
-"""`dlrun train`'s options for resuming and for multi-worker jobs, and what they print.
+"""What `dlrun train` trains (a config, or a run to resume) and where (one process, or a
+worker of a multi-worker job), and what a worker prints. Its options are in `options`.
 
 No TensorFlow here: the cluster is read, and `TF_CONFIG` written, before `train` loads it.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-import typer
-
-from dlrun.cli.app import complete_run_id, err
+from dlrun.cli import output
 from dlrun.core.errors import ConfigError, counted
 
 if TYPE_CHECKING:
     from dlrun.config import ExperimentConfig
     from dlrun.training.cluster import Cluster
-
-OptionalConfigArg = Annotated[
-    Path | None,
-    typer.Argument(
-        help="Experiment config (YAML); not with --resume, which uses the run's own.",
-        dir_okay=False,
-        show_default=False,
-    ),
-]
-ResumeOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--resume",
-        help="Continue a stopped run (its folder or id) from its last finished epoch, with "
-        "its own config.yaml; the run finishes in the same folder.",
-        autocompletion=complete_run_id,
-        show_default=False,
-    ),
-]
-WorkersOption = Annotated[
-    str | None,
-    typer.Option(
-        "--workers",
-        help="multi_worker: every worker's HOST:PORT, comma-separated, the same list on every "
-        "worker (written to TF_CONFIG). The first is the chief, which writes the run folder.",
-        show_default=False,
-    ),
-]
-WorkerIndexOption = Annotated[
-    int | None,
-    typer.Option(
-        "--worker-index",
-        help="multi_worker: this worker's position in --workers, from 0.",
-        show_default=False,
-    ),
-]
 
 
 def training_target(
@@ -111,11 +73,9 @@ def supervise_worker(experiment: ExperimentConfig, cluster: Cluster, arguments: 
     from dlrun.training.supervise import supervise
 
     def restarting(attempt: int, most: int) -> None:
-        err.print(
+        output.note(
             f"{cluster.task}: a peer worker failed; restarting this worker to resume from the "
-            f"last backup when it is back (restart {attempt} of {most})",
-            markup=False,
-            soft_wrap=True,
+            f"last backup when it is back (restart {attempt} of {most})"
         )
 
     return supervise(arguments, experiment.train.distribute.max_restarts, restarting)
@@ -130,10 +90,9 @@ def report_worker(outcome: Any, as_json: bool, quiet: bool) -> None:
         "weights_sha256": outcome.weights_sha256,
     }
     if as_json:
-        print(json.dumps(fields))
+        output.json_line(fields)
     elif not quiet:
-        err.print(
+        output.note(
             f"{outcome.task}: training finished after {counted(outcome.epochs_run, 'epoch')}; "
-            f"the chief writes the run folder (weights sha256 {outcome.weights_sha256[:12]})",
-            markup=False,
+            f"the chief writes the run folder (weights sha256 {outcome.weights_sha256[:12]})"
         )

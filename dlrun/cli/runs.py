@@ -5,14 +5,15 @@ None of them imports TensorFlow; each imports its module when it runs.
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from dlrun.cli.app import JsonOption, app, complete_run_id, err, fail, guarded, out
+from dlrun.cli import output
+from dlrun.cli.app import command
+from dlrun.cli.options import JsonOption, complete_run_id
+from dlrun.cli.render import diff_parts
 from dlrun.core.errors import DlrunError, counted
 
 OUTPUT_FORMATS = ("table", "markdown", "csv", "json")
@@ -45,33 +46,12 @@ def read_runs(paths: list[Path] | None) -> list[Any]:
     """The runs the paths name (newest first); exit 2 for a path that is not a run."""
     from dlrun.runs import load_runs, output_root
 
-    return guarded(lambda: load_runs(paths or [], default_root=output_root()), False)
-
-
-def warn(notes: list[str]) -> None:
-    for note in notes:
-        err.print(f"warning: {note}", style="yellow", markup=False, soft_wrap=True)
+    return load_runs(paths or [], default_root=output_root())
 
 
 def check_format(fmt: str) -> None:
     if fmt not in OUTPUT_FORMATS:
-        fail(
-            DlrunError(f"--format: unknown format '{fmt}'", expected=", ".join(OUTPUT_FORMATS)),
-            False,
-        )
-
-
-def show_grid(grid: Any, fmt: str) -> None:
-    from dlrun.report.tables import render_text, to_text
-
-    if fmt == "table":
-        # A terminal gets colours and long cells clipped; a pipe or file gets plain, whole cells.
-        terminal = out.is_terminal
-        color = terminal and out.color_system is not None
-        text = to_text(grid, color=color, max_cell=40 if terminal else None)
-    else:
-        text = render_text(grid, fmt)
-    sys.stdout.write(text)
+        raise DlrunError(f"--format: unknown format '{fmt}'", expected=", ".join(OUTPUT_FORMATS))
 
 
 def choose_runs(paths: list[Path] | None, filter_: str | None, last: int | None) -> list[Any]:
@@ -79,13 +59,13 @@ def choose_runs(paths: list[Path] | None, filter_: str | None, last: int | None)
     from dlrun.analysis.compare import select
 
     loaded = read_runs(paths)
-    chosen = guarded(lambda: select(loaded, filter_expression=filter_, last=last).runs, False)
+    chosen = select(loaded, filter_expression=filter_, last=last).runs
     if not chosen:
-        fail(DlrunError("no runs to show", fix="check the paths, --filter and --last"), False)
+        raise DlrunError("no runs to show", fix="check the paths, --filter and --last")
     return chosen
 
 
-@app.command("runs")
+@command("runs")
 def list_runs(
     directory: Annotated[
         Path | None,
@@ -108,14 +88,14 @@ def list_runs(
 
     check_format(fmt)
     loaded = read_runs([directory] if directory else None)
-    shown = guarded(lambda: apply_filter(loaded, filter_), False)[:last]
-    warn([problem for run in shown for problem in run.problems])
+    shown = apply_filter(loaded, filter_)[:last]
+    output.warn([problem for run in shown for problem in run.problems])
     if not shown:
-        err.print("no runs found", style="yellow")
-    show_grid(runs_grid(shown, machine=fmt in ("csv", "json")), fmt)
+        output.note("no runs found", style="yellow")
+    output.grid(runs_grid(shown, machine=fmt in ("csv", "json")), fmt)
 
 
-@app.command()
+@command()
 def compare(
     paths: RunPathsArg = None,
     metrics: Annotated[
@@ -172,32 +152,29 @@ def compare(
 
     check_format(fmt)
     loaded = read_runs(paths)
-    selection = guarded(
-        lambda: select(
-            loaded,
-            filter_expression=filter_,
-            last=last,
-            sort=sort,
-            metrics=split_list(metrics),
-            params=split_list(params),
-            all_params_=all_params,
-        ),
-        False,
+    selection = select(
+        loaded,
+        filter_expression=filter_,
+        last=last,
+        sort=sort,
+        metrics=split_list(metrics),
+        params=split_list(params),
+        all_params_=all_params,
     )
-    warn(selection.notes)
+    output.warn(selection.notes)
     if not selection.runs:
-        err.print("no runs match", style="yellow")
+        output.note("no runs match", style="yellow")
     from dlrun.analysis.groups import group_runs, grouped_grid
 
     groups = [] if per_run else group_runs(selection.runs)
     if any(len(group.runs) > 1 for group in groups):
         machine = fmt in ("csv", "json")
-        show_grid(grouped_grid(selection, groups, machine=machine, sort=sort), fmt)
+        output.grid(grouped_grid(selection, groups, machine=machine, sort=sort), fmt)
     else:
-        show_grid(comparison_grid(selection), fmt)
+        output.grid(comparison_grid(selection), fmt)
 
 
-@app.command()
+@command()
 def diff(
     run_a: Annotated[
         Path,
@@ -220,23 +197,19 @@ def diff(
     Example: dlrun diff outputs/20261123-075945-wine_quality-bdd6b1 373821
     """
     from dlrun.analysis.compare import split_list
-    from dlrun.analysis.diff import diff_runs, to_dict, to_rich
+    from dlrun.analysis.diff import diff_runs, to_dict
     from dlrun.runs import load_one, output_root
 
-    a, b = (
-        guarded(lambda path=path: load_one(path, default_root=output_root()), as_json)
-        for path in (run_a, run_b)
-    )
+    a, b = (load_one(path, default_root=output_root()) for path in (run_a, run_b))
     result = diff_runs(a, b, split_list(metrics))
-    warn(result.warnings)
+    output.warn(result.warnings)
     if as_json:
-        print(json.dumps(to_dict(result), default=str))
+        output.json_line(to_dict(result), default=str)
         return
-    for part in to_rich(result):
-        out.print(part)
+    output.show(*diff_parts(result))
 
 
-@app.command()
+@command()
 def plot(
     paths: RunPathsArg = None,
     metric: Annotated[
@@ -259,14 +232,14 @@ def plot(
     from dlrun.report.run_plots import plot_runs, save_plot
 
     chosen = choose_runs(paths, filter_, last)
-    drawn = guarded(lambda: plot_runs(chosen, metric), False)
+    drawn = plot_runs(chosen, metric)
     target = out_file or Path(f"plot-{drawn.metric}.png")
-    guarded(lambda: save_plot(drawn.figure, target, drawn.description(chosen)), False)
-    warn(drawn.notes)
-    err.print(f"wrote {target} ({drawn.metric}, {len(chosen)} runs)", markup=False, soft_wrap=True)
+    save_plot(drawn.figure, target, drawn.description(chosen))
+    output.warn(drawn.notes)
+    output.note(f"wrote {target} ({drawn.metric}, {len(chosen)} runs)")
 
 
-@app.command()
+@command()
 def report(
     paths: RunPathsArg = None,
     out_file: Annotated[
@@ -292,15 +265,8 @@ def report(
     try:
         write_atomic(target, document)
     except OSError as error:
-        fail(
-            DlrunError(
-                f"cannot write {target}: {error.strerror}", fix="pass --out with a writable path"
-            ),
-            False,
-        )
-    warn([problem for run in chosen for problem in run.problems])
-    err.print(
-        f"wrote {target} ({counted(len(chosen), 'run')})",
-        markup=False,
-        soft_wrap=True,
-    )
+        raise DlrunError(
+            f"cannot write {target}: {error.strerror}", fix="pass --out with a writable path"
+        ) from None
+    output.warn([problem for run in chosen for problem in run.problems])
+    output.note(f"wrote {target} ({counted(len(chosen), 'run')})")

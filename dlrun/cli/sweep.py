@@ -6,24 +6,16 @@ The sweep process itself never imports TensorFlow: it plans, validates and start
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dlrun.cli.app import (
-    ConfigArg,
-    JsonOption,
-    SetOption,
-    app,
-    err,
-    fail,
-    guarded,
-    out,
-    sigterm_interrupts,
-)
+from dlrun.cli import output
+from dlrun.cli.app import command
+from dlrun.cli.boundary import sigterm_interrupts
+from dlrun.cli.options import ConfigArg, JsonOption, SetOption
+from dlrun.cli.results import publish
 from dlrun.core.errors import DlrunError, Interrupted
 
 if TYPE_CHECKING:
@@ -58,7 +50,7 @@ def progress_line(sweep: Sweep, event: str, member: Member, result: Result) -> s
 def members_grid(sweep: Sweep, *, planned: bool = False) -> Grid:
     """One row per member: its grid values and seed, then its status, key metric and run id
     (or, for a dry run, whether its config is valid); drawn like `dlrun compare`'s tables."""
-    from dlrun.analysis.compare import is_number
+    from dlrun.core.numbers import is_number
     from dlrun.report.tables import ABSENT, Grid
 
     keys = list(dict.fromkeys(key for member in sweep.members for key in member.values))
@@ -84,10 +76,7 @@ def members_grid(sweep: Sweep, *, planned: bool = False) -> Grid:
 
 
 def print_members(sweep: Sweep, *, planned: bool = False) -> None:
-    from dlrun.report.tables import to_text
-
-    color = out.is_terminal and out.color_system is not None
-    sys.stdout.write(to_text(members_grid(sweep, planned=planned), color=color))
+    output.grid(members_grid(sweep, planned=planned), clip=False)
 
 
 def failure_lines(sweep: Sweep) -> list[str]:
@@ -102,7 +91,6 @@ def publish_summary(sweep: Sweep, as_json: bool) -> None:
     """The sweep's Markdown section in `$GITHUB_STEP_SUMMARY` (and `::error::` lines for failed
     members under GitHub Actions)."""
     from dlrun.ci.summary import markdown_summary
-    from dlrun.cli.ci import publish
     from dlrun.runs import read_run
 
     runs = [
@@ -126,9 +114,7 @@ def print_invalid(sweep: Sweep) -> None:
     """Each member whose config is invalid, with the whole error `dlrun train` would give."""
     for member in sweep.failed():
         problem = sweep.result(member).error or ""
-        err.print(
-            f"member [{member.index}] {member.label}: {problem}", markup=False, soft_wrap=True
-        )
+        output.note(f"member [{member.index}] {member.label}: {problem}")
 
 
 def dry_run(sweep: Sweep, as_json: bool) -> None:
@@ -147,20 +133,20 @@ def dry_run(sweep: Sweep, as_json: bool) -> None:
             for member in sweep.members
         ]
         status = "invalid" if invalid else "ok"
-        print(json.dumps({"dry_run": True, "status": status, "members": members}, default=str))
+        output.json_line({"dry_run": True, "status": status, "members": members}, default=str)
     else:
         print_members(sweep, planned=True)
     print_invalid(sweep)
     if invalid:
-        err.print(
+        output.note(
             f"error: {len(invalid)} of {len(sweep.members)} members have an invalid config",
             style="bold red",
         )
         raise typer.Exit(2)
-    err.print(f"{len(sweep.members)} members, every config valid; nothing was trained")
+    output.note(f"{len(sweep.members)} members, every config valid; nothing was trained")
 
 
-@app.command()
+@command()
 def sweep(
     config: ConfigArg,
     grid: Annotated[
@@ -209,42 +195,37 @@ def sweep(
     from dlrun.runs import writable_output_root
     from dlrun.sweep import runner
 
-    planned: Sweep = guarded(
-        lambda: runner.prepare(config, grid or [], seeds, set_ or [], jobs), as_json
-    )
+    planned: Sweep = runner.prepare(config, grid or [], seeds, set_ or [], jobs)
     if dry:
         dry_run(planned, as_json)
         return
     if len(planned.failed()) == len(planned.members):
         print_invalid(planned)
-        fail(DlrunError("no member of the sweep has a valid config; nothing was trained"), as_json)
-    root = guarded(lambda: writable_output_root(output_dir), as_json)
+        raise DlrunError("no member of the sweep has a valid config; nothing was trained")
+    root = writable_output_root(output_dir)
 
     def report(event: str, member: Member, result: Result) -> None:
         line = progress_line(planned, event, member, result)
-        err.print(line, markup=False, soft_wrap=True, style="red" if result.failed else None)
+        output.note(line, style="red" if result.failed else "")
 
     if not as_json:
         grid_size = " x ".join(str(len(values)) for values in planned.grid.values())
         seeds_text = f" x {len(planned.seeds)} seeds" if planned.seeds else ""
-        err.print(
+        output.note(
             f"sweep {planned.name}: {len(planned.members)} members ({grid_size or '1'} grid"
-            f"{seeds_text}), {jobs} at a time",
-            markup=False,
+            f"{seeds_text}), {jobs} at a time"
         )
     try:
         with sigterm_interrupts():
             finished = runner.run_sweep(planned, root, report)
-    except Interrupted as interrupt:
+    except Interrupted as interrupt:  # caught here: the members so far are still reported
         publish_summary(planned, as_json)
         if as_json:
-            print(json.dumps(planned.record(metrics=True), default=str))
+            output.json_line(planned.record(metrics=True), default=str)
         cancelled = sum(planned.result(m).status == runner.CANCELLED for m in planned.members)
-        err.print(
+        output.note(
             f"sweep stopped: running members were marked interrupted, {cancelled} not started; "
-            f"sweep folder: {planned.folder}",
-            markup=False,
-            soft_wrap=True,
+            f"sweep folder: {planned.folder}"
         )
         raise typer.Exit(interrupt.exit_code) from None
     conclude(finished, as_json)
@@ -257,23 +238,17 @@ def conclude(finished: Sweep, as_json: bool) -> None:
     if as_json:
         record: dict[str, Any] = finished.record(metrics=True)
         record["failed"] = [f"[{m.index}] {m.label}" for m in finished.failed()]
-        print(json.dumps(record, default=str))
+        output.json_line(record, default=str)
     else:
         print_members(finished)
     done = sum(finished.result(m).status == "completed" for m in finished.members)
-    err.print(
-        f"{done} of {len(finished.members)} members completed; sweep folder: {finished.folder}",
-        markup=False,
-        soft_wrap=True,
+    output.note(
+        f"{done} of {len(finished.members)} members completed; sweep folder: {finished.folder}"
     )
     if failures:
-        err.print(f"{len(failures)} failed:", style="bold red")
+        output.note(f"{len(failures)} failed:", style="bold red")
         for line in failures:
-            err.print(f"  {line}", markup=False, soft_wrap=True, style="red")
+            output.note(f"  {line}", style="red")
         raise typer.Exit(1)
     if not as_json:
-        err.print(
-            f"compare the members, seeds averaged: dlrun compare {finished.folder}",
-            markup=False,
-            soft_wrap=True,
-        )
+        output.note(f"compare the members, seeds averaged: dlrun compare {finished.folder}")

@@ -6,33 +6,29 @@ TensorFlow quietly to load the model.
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from dlrun.cli.app import JsonOption, RunArg, app, err, fail, guarded, out
-from dlrun.cli.training import load_training_stack
+from dlrun.cli import output
+from dlrun.cli.app import command
+from dlrun.cli.options import JsonOption, RunArg
+from dlrun.cli.render import evaluation_table
+from dlrun.cli.stack import load_training_stack
+from dlrun.core.errors import DlrunError
 
 
-def open_run(run: Path, as_json: bool = False) -> Any:
+def open_run(run: Path) -> Any:
     """The run, opened for reuse (config, data spec), then the training stack loaded."""
     from dlrun.inference.saved import SavedRun
 
-    saved = guarded(lambda: SavedRun.open(run), as_json)
-    guarded(load_training_stack, as_json)
+    saved = SavedRun.open(run)
+    load_training_stack()
     return saved
 
 
-def warn(notes: list[str]) -> None:
-    for note in notes:
-        err.print(f"warning: {note}", style="yellow", markup=False, soft_wrap=True)
-
-
-@app.command()
+@command()
 def evaluate(
     run: RunArg,
     data: Annotated[
@@ -63,52 +59,31 @@ def evaluate(
     """
     from dlrun.inference.evaluate import evaluate as evaluate_run
 
-    saved = open_run(run, as_json)
-    result = guarded(lambda: evaluate_run(saved, data, split), as_json)
-    warn(result.notes)
+    saved = open_run(run)
+    result = evaluate_run(saved, data, split)
+    output.warn(result.notes)
     if as_json:
         report = {
             **result.to_dict(),
             "run_dir": str(result.run_dir),
             "saved_to": str(result.saved_to),
         }
-        print(json.dumps(report, default=str))
+        output.json_line(report, default=str)
         return
-    out.print(f"{result.data}, {result.split} split: {result.examples} examples", markup=False)
-    out.print(evaluation_table(result))
+    output.data(f"{result.data}, {result.split} split: {result.examples} examples")
+    output.show(evaluation_table(result))
     if result.reference:
         changed = result.differences()
         if changed:
-            err.print(
-                f"[yellow]{len(changed)} value(s) differ from the run's test metrics[/]",
-                markup=True,
+            output.note(
+                f"{len(changed)} value(s) differ from the run's test metrics", style="yellow"
             )
         else:
-            out.print("every value equals the run's test metrics (metrics.json)", markup=False)
-    out.print(f"saved: {result.saved_to}", markup=False, soft_wrap=True)
+            output.data("every value equals the run's test metrics (metrics.json)")
+    output.data(f"saved: {result.saved_to}")
 
 
-def evaluation_table(result: Any) -> Table:
-    table = Table()
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    if result.reference:
-        table.add_column("run's test value", justify="right")
-    for name, value in result.metrics.items():
-        if isinstance(value, dict):
-            continue  # per-class scores: in the saved JSON
-        cells = [name, _number(value)]
-        if result.reference:
-            cells.append(_number(result.reference.get(name)))
-        table.add_row(*cells)
-    return table
-
-
-def _number(value: Any) -> str:
-    return "" if value is None else f"{value:.6g}" if isinstance(value, float) else str(value)
-
-
-@app.command()
+@command()
 def predict(
     run: RunArg,
     inputs: Annotated[
@@ -143,31 +118,26 @@ def predict(
 
     Example: dlrun predict 3f2a1c new_wines.csv --out predictions.csv
     """
-    from dlrun.core.errors import DlrunError
     from dlrun.core.files import write_atomic
     from dlrun.inference.predict import predict as predict_with
 
     if inputs is None and not text:
-        fail(DlrunError("nothing to predict", fix="pass a file, or --text"), False)
+        raise DlrunError("nothing to predict", fix="pass a file, or --text")
     if inputs is not None and text:
-        fail(DlrunError("pass a file or --text, not both"), False)
+        raise DlrunError("pass a file or --text, not both")
     saved = open_run(run)
-    predictions = guarded(
-        lambda: predict_with(saved, inputs, texts=text, id_column=id_column), False
-    )
-    warn(predictions.notes)
+    predictions = predict_with(saved, inputs, texts=text, id_column=id_column)
+    output.warn(predictions.notes)
     target = out_file or (Path("-") if text else Path("predictions.csv"))
     csv = predictions.table.to_csv(index=False)
     if str(target) == "-":
-        sys.stdout.write(csv)
+        output.data(csv, end="")
         return
-    guarded(lambda: _write(write_atomic, target, csv), False)
-    err.print(
-        f"wrote {target} ({len(predictions.table)} predictions)", markup=False, soft_wrap=True
-    )
+    _write(write_atomic, target, csv)
+    output.note(f"wrote {target} ({len(predictions.table)} predictions)")
 
 
-@app.command()
+@command()
 def export(
     run: RunArg,
     fmt: Annotated[
@@ -191,14 +161,12 @@ def export(
     from dlrun.inference.export import export as export_run
 
     saved = open_run(run)
-    exported = guarded(lambda: export_run(saved, fmt, out_path), False)
-    warn(exported.notes)
-    out.print(f"wrote {exported.path}", markup=False, soft_wrap=True)
+    exported = export_run(saved, fmt, out_path)
+    output.warn(exported.notes)
+    output.data(f"wrote {exported.path}")
 
 
 def _write(write: Any, target: Path, text: str) -> None:
-    from dlrun.core.errors import DlrunError
-
     try:
         write(target, text)
     except OSError as error:

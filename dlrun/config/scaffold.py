@@ -10,7 +10,6 @@ file, commented where it was a judgement call, so the user edits rather than wri
 
 from __future__ import annotations
 
-import csv
 import os
 import textwrap
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from dlrun.core.errors import DataError, did_you_mean
+from dlrun.data.checks import header_line, likely_delimiter
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,7 +28,6 @@ SMALL_TABLE_ROWS = 1000
 """Below this, larger validation and test shares keep their metrics from being pure noise."""
 MAX_CATEGORIES = 50
 """A text column with more distinct values is an identifier or free text, not a category."""
-DELIMITERS = ",;\t|"
 
 
 @dataclass
@@ -171,16 +170,11 @@ def _text_model(
 
 
 def sniff_delimiter(path: Path) -> str:
-    """The field separator, guessed from the first lines (`,` when unsure)."""
+    """The field separator the header line uses (`,` when it shows none)."""
     try:
-        with path.open(encoding="utf-8", errors="replace", newline="") as handle:
-            sample = handle.read(16384)
+        return likely_delimiter(header_line(path)) or ","
     except FileNotFoundError:
         raise DataError("data file not found", received=str(path), fix="check --data") from None
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
-    except csv.Error:
-        return ","
 
 
 def _reason_to_leave_out(values: pd.Series, free_text: bool) -> str | None:

@@ -78,7 +78,7 @@ class EarlyStoppingConfig(Params):
 
 
 class DistributeConfig(Params):
-    """How training spreads over devices and machines (see README, Distributed training)."""
+    """How training spreads over devices and machines (docs: Distributed training)."""
 
     strategy: Literal["none", "mirrored", "multi_worker"] = Field(
         "none",
@@ -183,7 +183,8 @@ class ReportConfig(Params):
     tensorboard: bool = Field(
         False,
         description="Write TensorBoard logs to the run's tensorboard/ folder "
-        '(`tensorboard --logdir outputs`); needs `pip install "dlrun[tensorboard]"`.',
+        "(`tensorboard --logdir outputs`); needs the tensorboard extra "
+        '(`pip install -e ".[tensorboard]"` in a clone).',
     )
 
 

@@ -48,19 +48,24 @@ def header_line(path: Path) -> str:
     return ""
 
 
+def likely_delimiter(header: str) -> str | None:
+    """The common separator a header line uses most; None for a single column."""
+    found = {other: header.count(other) for other in COMMON_DELIMITERS if other in header}
+    return max(found, key=lambda other: found[other]) if found else None
+
+
 def refuse_wrong_delimiter(path: Path, delimiter: str) -> None:
     """A header without the configured delimiter but with another common one: the file is
     separated by the other (a ';' file read with ',' parses as one column, or not at all)."""
     header = header_line(path)
     if len(delimiter) != 1 or delimiter in header:
         return
-    found = {other: header.count(other) for other in COMMON_DELIMITERS if other in header}
-    if not found:
+    likely = likely_delimiter(header)
+    if likely is None:
         return  # a single-column file
-    likely = max(found, key=lambda other: found[other])
     raise DataError(
         f"{path.name} seems to be separated by {_named(likely)}, not by {_named(delimiter)}: "
-        f"its header has {found[likely]} {_named(likely)} and no {_named(delimiter)}",
+        f"its header has {header.count(likely)} {_named(likely)} and no {_named(delimiter)}",
         received=header[:120],
         fix=f"set data.delimiter: {_as_yaml(likely)}",
     )

@@ -80,7 +80,8 @@ def layer_class(name: str, key: str) -> type:
         raise ConfigError(
             f"the Keras layer {name} is not allowed in a config: {REFUSED_LAYERS[name]}",
             source=key,
-            fix="use built-in layers, or write a model type in Python (see README: Development)",
+            fix="use built-in layers, or register a model type in Python "
+            "(docs/development.md: Adding a model or a data source)",
         )
     value = getattr(keras.layers, name, None)
     if isinstance(value, type) and issubclass(value, keras.layers.Layer):

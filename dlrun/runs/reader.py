@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from dlrun.core.errors import DlrunError
+from dlrun.core.numbers import is_number
 from dlrun.runs import names
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ class Run:
     @property
     def duration_s(self) -> float | None:
         value = self.info.get("duration_s")
-        if _is_number(value):
+        if is_number(value):
             return float(value)
         if self.status == names.RUNNING and self.started_at is not None:
             return (datetime.now(self.started_at.tzinfo) - self.started_at).total_seconds()
@@ -105,6 +106,15 @@ class Run:
     @property
     def task(self) -> str | None:
         return _dig(self.config, "data.task")
+
+    @property
+    def metric_directions(self) -> dict[str, str]:
+        """Which way each metric is better ('higher'/'lower'), as recorded at training time
+        from the Keras metrics; {} for runs written before dlrun recorded it."""
+        found = self.metrics.get("metric_directions")
+        if not isinstance(found, dict):
+            return {}
+        return {str(k): v for k, v in found.items() if v in ("higher", "lower")}
 
     @property
     def group_hash(self) -> str | None:
@@ -127,7 +137,7 @@ class Run:
             [f"test_{configured[0]}"] if isinstance(configured, list) and configured else []
         )
         for name in [*candidates, "test_loss"]:
-            if _is_number(self.metrics.get(name)):
+            if is_number(self.metrics.get(name)):
                 return name
         return None
 
@@ -204,10 +214,6 @@ def _dig(tree: Any, dotted: str, default: Any = None) -> Any:
         else:
             return default
     return node
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def pid_alive(pid: Any) -> bool:

@@ -37,14 +37,14 @@ from dlrun.config.schema import TrainConfig
 from dlrun.core.errors import Interrupted, TrainingFailed, one_line
 from dlrun.data.base import Split
 from dlrun.data.pipeline import Pipelines, batch_gatherer, gather_options, shuffled_rows
-from dlrun.training import backup, cluster
+from dlrun.training import cluster
+from dlrun.training.outcomes import WorkerOutcome
 from dlrun.training.strategies import Distribution
 from dlrun.training.trainer import (
-    EpochOrder,
     EpochRecorder,
     Start,
-    StopOnNaN,
     TrainingResult,
+    training_callbacks,
     training_result,
 )
 
@@ -68,16 +68,6 @@ class PeerFailed(TrainingFailed):
 
 def peer_failure(error: BaseException) -> bool:
     return type(error).__name__ in PEER_ERRORS
-
-
-@dataclass(frozen=True)
-class WorkerOutcome:
-    """What a non-chief worker reports: it writes no run folder."""
-
-    task: str
-    status: str
-    epochs_run: int
-    weights_sha256: str
 
 
 def weights_digest(model: keras.Model) -> str:
@@ -244,14 +234,7 @@ def fit(
     validation_steps = -(-len(validation_split) // batch) if validation_split is not None else 0
     recorder = EpochRecorder(train_size, on_epoch_end, start.history)
     every = keras.callbacks.CallbackList(
-        [
-            recorder,
-            StopOnNaN(),
-            *([stopper] if stopper else []),
-            *callbacks,
-            *(backup.backup_callbacks(start.backup_dir) if start.backup_dir else []),
-            *([EpochOrder(pipelines.epoch)] if pipelines.epoch is not None else []),
-        ],
+        training_callbacks(recorder, stopper, callbacks, start, pipelines),
         model=model,
         epochs=config.epochs,
         steps=pipelines.steps_per_epoch,

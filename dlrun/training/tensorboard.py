@@ -25,7 +25,7 @@ def require_tensorboard(report: ReportConfig) -> None:
     if report.tensorboard and not tensorboard_installed():
         raise ConfigError(
             "report.tensorboard is true, but TensorBoard is not installed",
-            fix='pip install "dlrun[tensorboard]" (or pip install tensorboard), '
+            fix='pip install tensorboard (in a clone of dlrun: pip install -e ".[tensorboard]"), '
             "or set report.tensorboard: false",
         )
 

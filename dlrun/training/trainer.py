@@ -198,6 +198,25 @@ class TrainingResult:
     """Wall-clock time (time.time()) when the first training step finished."""
 
 
+def training_callbacks(
+    recorder: EpochRecorder,
+    stopper: keras.callbacks.Callback | None,
+    callbacks: list[keras.callbacks.Callback],
+    start: Start,
+    pipelines: Pipelines,
+) -> list[keras.callbacks.Callback]:
+    """Every callback of a training loop, in the order they must run each epoch."""
+    return [
+        recorder,
+        StopOnNaN(),
+        *([stopper] if stopper else []),
+        *callbacks,
+        # After the recorder: history.csv holds an epoch before the backup says it is done.
+        *(backup_callbacks(start.backup_dir) if start.backup_dir else []),
+        *([EpochOrder(pipelines.epoch)] if pipelines.epoch is not None else []),
+    ]
+
+
 def fit(
     model: keras.Model,
     pipelines: Pipelines,
@@ -212,15 +231,7 @@ def fit(
 ) -> TrainingResult:
     start = start or Start()
     recorder = EpochRecorder(train_size, on_epoch_end, start.history)
-    every = [
-        recorder,
-        StopOnNaN(),
-        *([stopper] if stopper else []),
-        *callbacks,
-        # After the recorder: history.csv holds an epoch before the backup says it is done.
-        *(backup_callbacks(start.backup_dir) if start.backup_dir else []),
-        *([EpochOrder(pipelines.epoch)] if pipelines.epoch is not None else []),
-    ]
+    every = training_callbacks(recorder, stopper, callbacks, start, pipelines)
     started = time.perf_counter()
     model.fit(
         pipelines.train,
@@ -264,6 +275,27 @@ def raise_if_diverged(history: pd.DataFrame) -> None:
             fix="lower train.optimizer.learning_rate, check the data for extreme values, "
             "or standardize the features",
         )
+
+
+DIRECTIONS = {"up": "higher", "down": "lower"}
+
+
+def metric_directions(model: keras.Model) -> dict[str, str]:
+    """Which way each compiled metric is better ('higher' or 'lower'), from the Keras metric
+    itself (`Metric._direction`); the loss is always lower. Metrics Keras gives no direction
+    (a plain function, a custom metric) are left out: readers then fall back to the name."""
+    directions = {"loss": "lower"}
+
+    def walk(metrics: list[Any]) -> None:
+        for metric in metrics:
+            inner = getattr(metric, "metrics", None)
+            if type(metric).__name__ == "CompileMetrics" and inner:
+                walk(inner)
+            elif getattr(metric, "_direction", None) in DIRECTIONS:
+                directions[metric.name] = DIRECTIONS[metric._direction]
+
+    walk(model.metrics)
+    return directions
 
 
 def evaluate(model: keras.Model, dataset, prefix: str) -> dict[str, float]:

@@ -15,7 +15,7 @@ from dlrun.ci.summary import (
     markdown_summary,
 )
 from dlrun.runs import read_run
-from tests.report.run_folders import write_run
+from tests.runs.run_folders import write_run
 
 PASSED = GateResult(Gate("test_r2", 0.1, "under"), 0.25)
 FAILED = GateResult(Gate("test_mae", 0.5, "over"), 0.58)

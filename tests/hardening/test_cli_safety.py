@@ -18,8 +18,8 @@ from dlrun import runs
 from dlrun.cli import app
 from dlrun.config import load_config
 from dlrun.core.errors import ConfigError, DataError
-from dlrun.experiment import run as experiment
-from dlrun.experiment.run import data_and_model
+from dlrun.experiment import prepare
+from dlrun.experiment.prepare import data_and_model
 from dlrun.models.saved import load_saved_model
 from dlrun.runs import folder
 from dlrun.training import trainer
@@ -179,7 +179,7 @@ def test_out_of_memory_before_the_run_folder_exists_is_one_line_too(
     def build_model(*args):
         raise MemoryError("cannot allocate 400 GiB for the first layer")
 
-    monkeypatch.setattr(experiment, "build_model", build_model)
+    monkeypatch.setattr(prepare, "build_model", build_model)
     result = runner.invoke(app, ["train", str(tiny_config(tmp_path, tiny_images)), "--quiet"])
 
     assert result.exit_code == 1
@@ -194,7 +194,7 @@ def test_a_bug_before_the_run_folder_exists_keeps_its_traceback(tmp_path, tiny_i
     def build_model(*args):
         raise RuntimeError("a bug in dlrun")
 
-    monkeypatch.setattr(experiment, "build_model", build_model)
+    monkeypatch.setattr(prepare, "build_model", build_model)
     result = runner.invoke(app, ["train", str(tiny_config(tmp_path, tiny_images)), "--quiet"])
     assert isinstance(result.exception, RuntimeError)  # not turned into a user error
 

@@ -11,7 +11,7 @@ from dlrun import runs
 from dlrun.analysis.diff import diff_runs
 from dlrun.cli import app
 from dlrun.runs import read_run
-from tests.report.run_folders import write_run
+from tests.runs.run_folders import write_run
 
 runner = CliRunner()
 

@@ -15,7 +15,7 @@ from dlrun import runs
 from dlrun.cli import app
 from dlrun.report.run_plots import legend_labels
 from dlrun.runs import read_run
-from tests.report.run_folders import write_run
+from tests.runs.run_folders import write_run
 
 runner = CliRunner()
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -20,7 +20,7 @@ from dlrun.runs import (
     load_runs,
     read_run,
 )
-from tests.report.run_folders import write_run
+from tests.runs.run_folders import write_run
 
 
 def dead_pid() -> int:

@@ -15,7 +15,7 @@ from dlrun.config import load_config
 from dlrun.experiment.reuse import data_fingerprint, find_reusable
 from dlrun.runs.identity import config_hash, group_hash
 from tests.conftest import write_config
-from tests.report.run_folders import default_metrics, write_run
+from tests.runs.run_folders import default_metrics, write_run
 from tests.test_cli import dlrun, imported_tensorflow
 
 runner = CliRunner()

@@ -79,6 +79,8 @@ def test_metrics_hold_train_validation_test_and_baseline(tmp_path, tiny_images):
     # 3 balanced classes: always guessing one is right a third of the time.
     assert metrics["baseline_test_accuracy"] == pytest.approx(1 / 3, abs=0.01)
     assert metrics["test_accuracy"] > 0.9  # the classes differ in brightness: easy
+    # Which way is better comes from the Keras metric objects, not from their names.
+    assert metrics["metric_directions"] == {"loss": "lower", "accuracy": "higher"}
 
 
 def test_history_has_a_row_per_epoch_with_train_and_validation_columns(tmp_path, tiny_images):
@@ -234,7 +236,7 @@ def test_predictions_of_the_saved_model_match_its_test_accuracy(tmp_path, tiny_i
 
 
 def test_mixed_precision_keeps_the_output_float32_and_does_not_leak(tmp_path, tiny_images):
-    from dlrun.experiment.run import data_and_model
+    from dlrun.experiment.prepare import data_and_model
 
     config = load_config(
         image_config(tmp_path, tiny_images),
@@ -284,7 +286,7 @@ def test_auto_speed_settings_are_resolved_into_the_saved_config(tmp_path, tiny_i
 
 
 def test_auto_xla_is_for_long_dense_runs_on_a_cpu_only():
-    from dlrun.experiment.run import XLA_MIN_EXAMPLES, resolve_jit_compile
+    from dlrun.experiment.resolve import XLA_MIN_EXAMPLES, resolve_jit_compile
     from dlrun.models import models
 
     mlp = models.get("mlp").params()

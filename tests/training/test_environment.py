@@ -1,6 +1,6 @@
 import pytest
 
-from dlrun.experiment.run import resolve_precision
+from dlrun.experiment.resolve import resolve_precision
 from dlrun.models.cnn import CNNParams
 from dlrun.models.mlp import MLPParams
 from dlrun.training import environment

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from dlrun import runs
 from dlrun.cli import app
-from tests.report.run_folders import write_run
+from tests.runs.run_folders import write_run
 
 runner = CliRunner()
 

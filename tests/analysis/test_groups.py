@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from dlrun import runs
 from dlrun.analysis.groups import spread
 from dlrun.cli import app
-from tests.report.run_folders import default_metrics, write_run
+from tests.runs.run_folders import default_metrics, write_run
 
 runner = CliRunner()
 

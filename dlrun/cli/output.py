@@ -1,0 +1,155 @@
+"""Everything dlrun prints goes through here: stdout for data and summaries, stderr for
+progress, notes, warnings and errors.
+
+User text (run names, paths, config values, error messages that quote input) reaches the
+terminal only through `safe`: control characters are shown as escapes (`\\x1b`, `\\n`) rather
+than obeyed, so a run name cannot retitle the window, recolour the screen or break a table's
+rows, and Rich markup in it is shown as typed (`m[/x].yaml`), never parsed. Markup and styles
+that dlrun itself writes (`error:` in bold red) stay.
+
+The consoles parse no markup and no emoji codes by default: text becomes styled only through
+`styled` (dlrun's own markup template) or a `rich.text.Text` built here or in `render`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console, RenderableType
+from rich.markup import escape
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from dlrun.analysis.grid import Grid
+
+out = Console(highlight=False, markup=False, emoji=False)
+err = Console(stderr=True, highlight=False, markup=False, emoji=False)
+
+# C0 controls, DEL, C1 controls (ESC and CSI start terminal sequences; BEL ends OSC ones) and
+# the Unicode bidirectional overrides, which reorder what a terminal shows.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _visible(match: re.Match[str]) -> str:
+    character = match.group()
+    code = ord(character)
+    return _NAMED.get(character) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def safe(value: object, *, line: bool = True, markup: bool = False) -> str:
+    """User text as the terminal may show it: every control character replaced by its escape
+    (`\\x1b`, `\\x07`, `\\n`), and with `markup` also escaped for a Rich markup string.
+
+    `line=True` (names, table cells) escapes newlines and tabs too, so the text stays on one
+    line; `line=False` (messages, YAML, CSV) keeps them: they are the text's own layout.
+    """
+    text = str(value)
+    if line:
+        text = _CONTROL.sub(_visible, text)
+    else:
+        text = _CONTROL.sub(lambda m: m.group() if m.group() in "\n\t" else _visible(m), text)
+    return escape(text) if markup else text
+
+
+def literal(value: object, style: str = "", *, line: bool = True) -> Text:
+    """User text as a `Text` (a table cell, part of a line): shown as typed, never parsed."""
+    return Text(safe(value, line=line), style=style)
+
+
+def styled(template: str, *values: object) -> Text:
+    """dlrun's own markup with user values in its `{}` slots: `styled("[green]ok:[/] {}", path)`.
+    Only the template is markup; each value is shown as typed."""
+    return Text.from_markup(template.format(*(safe(v, markup=True) for v in values)))
+
+
+# stderr: notes, warnings, errors -----------------------------------------------------------
+
+
+def note(message: str | Text, *, style: str = "") -> None:
+    """A line (or a few) on stderr; a `str` is user text, shown as typed."""
+    text = message if isinstance(message, Text) else literal(message, style, line=False)
+    err.print(text, soft_wrap=True)
+
+
+def warn(notes: Iterable[str]) -> None:
+    """`warning: ...` on stderr, one line per note (runs' problems, comparability notes)."""
+    for message in notes:
+        note(f"warning: {message}", style="yellow")
+
+
+def error(message: str) -> None:
+    """`error: <message>` on stderr: the one message of a failed command."""
+    text = Text.assemble(("error:", "bold red"), " ", literal(message, line=False))
+    err.print(text, soft_wrap=True)
+
+
+# stdout: data ------------------------------------------------------------------------------
+
+
+def data(text: str, *, end: str = "\n") -> None:
+    """Text for stdout as it is (YAML, CSV, a summary line), control characters escaped."""
+    sys.stdout.write(safe(text, line=False) + end)
+
+
+def json_line(document: Any, *, default: Any = None) -> None:
+    """One JSON object on one line of stdout (JSON escapes every control character itself)."""
+    print(json.dumps(document, default=default))
+
+
+def show(*renderables: RenderableType) -> None:
+    """Rich renderables dlrun built (tables of `Text` cells, see `render`) on stdout."""
+    for renderable in renderables:
+        out.print(renderable)
+
+
+def workflow_command(line: str, *, stderr: bool) -> None:
+    """A GitHub Actions `::error::` line: stdout, or stderr when stdout holds one JSON object."""
+    print(safe(line), file=sys.stderr if stderr else sys.stdout, flush=True)
+
+
+def grid(table: Grid, fmt: str = "table", *, clip: bool = True) -> None:
+    """A `Grid` (runs, compare, sweep members) as a terminal table, Markdown, CSV or JSON.
+
+    A terminal gets colours and, with `clip`, long cells clipped; a pipe or file gets plain,
+    whole cells. Every text cell is made safe first: on one line for the table and Markdown,
+    keeping its newlines in CSV (quoted); JSON escapes control characters itself.
+    """
+    from dlrun.report.tables import render_text, to_text
+
+    if fmt == "json":
+        text = render_text(table, fmt)
+    elif fmt == "table":
+        terminal = out.is_terminal
+        color = terminal and out.color_system is not None
+        text = to_text(safe_grid(table), color=color, max_cell=40 if terminal and clip else None)
+    else:
+        text = render_text(safe_grid(table, line=fmt != "csv"), fmt)
+    sys.stdout.write(text)
+
+
+def safe_grid(table: Grid, *, line: bool = True) -> Grid:
+    """The grid with its column names and text cells made safe; numbers, lists (shown as JSON,
+    which escapes) and absent cells unchanged, so best values and alignment stay."""
+
+    def cell(value: Any) -> Any:
+        if value is None or isinstance(value, (bool, int, float, list, dict)):
+            return value
+        from dlrun.analysis.grid import ABSENT
+
+        return value if value is ABSENT else safe(value, line=line)
+
+    named = {column: safe(column) for column in table.columns}
+    return replace(
+        table,
+        columns=[named[column] for column in table.columns],
+        rows=[[cell(value) for value in row] for row in table.rows],
+        best={named.get(column, column): rows for column, rows in table.best.items()},
+        right_aligned={named.get(column, column) for column in table.right_aligned},
+        title=None if table.title is None else safe(table.title),
+    )
