@@ -96,6 +96,8 @@ class Splits:
     validation: Split | None
     test: Split
     spec: DataSpec
+    fingerprints: dict[str, str] | None = None
+    """Set when the data comes from the disk cache, which hashed it as it was written."""
 
     def sizes(self) -> dict[str, int]:
         return {

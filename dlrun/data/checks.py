@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dlrun.core.errors import DataError
+from dlrun.core.errors import DataError, did_you_mean
 
 if TYPE_CHECKING:  # numpy and pandas are imported where used: `dlrun validate` must stay fast
     import numpy as np
@@ -206,4 +206,28 @@ def require_same_image_shape(train: np.ndarray, test: np.ndarray, where: str) ->
             f"{where}: the test images are {'x'.join(map(str, test.shape[1:]))}, but the "
             f"training images are {'x'.join(map(str, train.shape[1:]))}",
             fix="use test images of the training images' size and channels",
+        )
+
+
+def require_columns(table: pd.DataFrame, path: Path, wanted: dict[str, list[str]]) -> None:
+    """Each config key's columns exist in the table, else an error with the closest name."""
+    columns = list(table.columns)
+    for key, names in wanted.items():
+        for name in names:
+            if name not in columns:
+                raise DataError(
+                    f"{key}: column '{name}' is not in {path.name}.{did_you_mean(name, columns)}",
+                    expected=f"one of the columns: {', '.join(columns)}",
+                )
+
+
+def require_complete(frame: pd.DataFrame, path: Path, what: str) -> None:
+    import numpy as np
+
+    missing = frame.isna().any(axis=1)
+    if missing.any():
+        rows = ", ".join(str(i) for i in np.flatnonzero(missing)[:5])
+        raise DataError(
+            f"{path.name}: {int(missing.sum())} rows have empty {what} (first data rows: {rows})",
+            fix="fill or drop those rows before training (NaN, NA, n/a and null count as empty)",
         )

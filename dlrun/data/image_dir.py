@@ -1,11 +1,15 @@
 """`image_dir`: a folder with one sub-folder of images per class (JPEG, PNG, BMP, GIF).
 
-Read with `keras.utils.image_dataset_from_directory`, resized to `image_size`, then split and
-scaled like every other image source.
+Listed in `keras.utils.image_dataset_from_directory`'s order, split on the paths, then only
+the images a run uses are decoded and resized (TensorFlow ops, in a parallel map), and scaled
+like every other image source.
 """
 
 from __future__ import annotations
 
+import os
+import stat
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, PositiveInt
@@ -15,6 +19,7 @@ from dlrun.core.params import ConfigPath
 from dlrun.data.base import Split, Splits
 from dlrun.data.images import HeldOutImageParams, image_splits
 from dlrun.data.registry import sources
+from dlrun.data.split import train_validation_test
 
 if TYPE_CHECKING:
     import numpy as np  # imported where used: `dlrun validate` must stay fast
@@ -30,72 +35,124 @@ class ImageDirParams(HeldOutImageParams):
     color_mode: Literal["grayscale", "rgb"] = Field("rgb", description="`rgb` or `grayscale`.")
 
 
-def read_image_folder(params: ImageDirParams) -> tuple[Split, list[str]]:
-    import keras
+IMAGE_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+DECODE_BATCH = 256
+
+
+def list_images(folder: Path) -> tuple[list[str], np.ndarray, list[str]]:
+    """Every image file's path and class index, in the order Keras's
+    `image_dataset_from_directory` lists them (classes sorted; each class folder walked in
+    sorted order), without reading an image. A FIFO, socket or device is refused."""
     import numpy as np
 
-    if not params.path.is_dir():
-        raise DataError("image folder not found", received=str(params.path), fix="check data.path")
-    classes = sorted(p.name for p in params.path.iterdir() if p.is_dir())
+    if not folder.is_dir():
+        raise DataError("image folder not found", received=str(folder), fix="check data.path")
+    classes = sorted(entry.name for entry in folder.iterdir() if entry.is_dir())
     if len(classes) < 2:
         raise DataError(
-            f"{params.path} has {len(classes)} class sub-folder(s): {', '.join(classes) or 'none'}",
+            f"{folder} has {len(classes)} class sub-folder(s): {', '.join(classes) or 'none'}",
             expected="one sub-folder of images per class, at least two",
             fix="put each class's images in a sub-folder named after the class",
         )
-    try:
-        dataset = keras.utils.image_dataset_from_directory(
-            params.path,
-            labels="inferred",
-            label_mode="int",
-            color_mode=params.color_mode,
-            image_size=tuple(params.image_size),
-            batch_size=None,
-            shuffle=False,
-            verbose=False,
-        )
-    except ValueError as error:
-        raise DataError(f"cannot read images from {params.path}: {error}") from None
-    images, labels = decode_all(dataset)
-    counts = np.bincount(labels, minlength=len(dataset.class_names))
-    empty = [name for name, count in zip(dataset.class_names, counts, strict=True) if not count]
-    if empty:
-        raise DataError(
-            f"{params.path / empty[0]} holds no images ({len(empty)} class folders are empty)",
-            expected="JPEG, PNG, BMP or GIF files in every class sub-folder",
-            fix="add images to it, or remove the folder",
-        )
-    x = np.clip(np.stack(images), 0, 255).astype(np.uint8)
-    return Split(x, labels), list(dataset.class_names)
+    paths: list[str] = []
+    labels: list[int] = []
+    for index, name in enumerate(classes):
+        found = 0
+        for root, _, files in sorted(os.walk(folder / name), key=lambda walked: walked[0]):
+            for file in sorted(files):
+                if not file.lower().endswith(IMAGE_FORMATS):
+                    continue
+                path = Path(root) / file
+                if not stat.S_ISREG(path.stat().st_mode):
+                    raise DataError(
+                        f"{path} is not a regular file (a FIFO, socket or device), so it is "
+                        "not read",
+                        fix="remove it from the image folder",
+                    )
+                paths.append(str(path))
+                found += 1
+        labels += [index] * found
+        if not found:
+            raise DataError(
+                f"{folder / name} holds no images",
+                expected="JPEG, PNG, BMP or GIF files in every class sub-folder",
+                fix="add images to it, or remove the folder",
+            )
+    return paths, np.asarray(labels, dtype=np.int64), classes
 
 
-def decode_all(dataset: tf.data.Dataset) -> tuple[list[np.ndarray], np.ndarray]:
-    """Every image and label; a file that does not decode is named (TensorFlow only says that
-    some file in the pipeline failed)."""
+def decode_images(paths: list[str], params: ImageDirParams) -> np.ndarray:
+    """The images as one uint8 array, decoded and resized by TensorFlow in a parallel map
+    (Keras's own ops: `decode_image`, bilinear `resize`), batch by batch into the array."""
     import numpy as np
     import tensorflow as tf
 
-    images, labels = [], []
+    height, width = params.image_size
+    channels = 1 if params.color_mode == "grayscale" else 3
+    images = np.empty((len(paths), height, width, channels), dtype=np.uint8)
+
+    def load(path: tf.Tensor) -> tf.Tensor:
+        image = tf.io.decode_image(
+            tf.io.read_file(path), channels=channels, expand_animations=False
+        )
+        image = tf.image.resize(image, (height, width), method="bilinear")
+        image.set_shape((height, width, channels))
+        return tf.cast(tf.clip_by_value(image, 0, 255), tf.uint8)
+
+    dataset = (
+        tf.data.Dataset.from_tensor_slices(tf.constant(paths, dtype=tf.string))
+        .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .batch(DECODE_BATCH)
+        .prefetch(2)
+    )
+    done = 0
     try:
-        for x, y in dataset:
-            images.append(x.numpy())
-            labels.append(int(y))
+        for batch in dataset:
+            images[done : done + len(batch)] = batch.numpy()
+            done += len(batch)
     except tf.errors.InvalidArgumentError as error:
-        for path in dataset.file_paths[len(images) :]:
-            try:
-                tf.io.decode_image(tf.io.read_file(path), expand_animations=False)
-            except tf.errors.InvalidArgumentError:
-                raise DataError(
-                    f"cannot decode the image {path}",
-                    expected="a JPEG, PNG, BMP or GIF file",
-                    fix="re-save or remove the file",
-                ) from None
+        _name_the_undecodable(paths[done : done + DECODE_BATCH], channels)
         raise DataError(f"cannot read the images: {error.message.splitlines()[0]}") from None
-    return images, np.asarray(labels, dtype=np.int64)
+    return images
+
+
+def _name_the_undecodable(paths: list[str], channels: int) -> None:
+    """TensorFlow only says that some file of the batch failed: find which."""
+    import tensorflow as tf
+
+    for path in paths:
+        try:
+            tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
+        except tf.errors.InvalidArgumentError:
+            raise DataError(
+                f"cannot decode the image {path}",
+                expected="a JPEG, PNG, BMP or GIF file",
+                fix="re-save or remove the file",
+            ) from None
 
 
 @sources.register("image_dir", ImageDirParams)
 def load_image_dir(params: ImageDirParams, seed: int) -> Splits:
-    """A folder of class sub-folders of images, resized; `test_split` is held out."""
-    images, class_names = read_image_folder(params)
-    return image_splits(images, None, params, seed=seed, class_names=class_names)
+    """A folder of class sub-folders of images, resized; `test_split` is held out.
+
+    Only paths are listed up front; the split (and `limit`) is drawn on them, so only the images
+    a run uses are decoded."""
+    import numpy as np
+
+    paths, labels, class_names = list_images(params.path)
+    rows = Split(np.arange(len(paths)), labels)
+    train, validation, test = train_validation_test(rows, params, seed=seed, stratify=True)
+    used = np.sort(np.concatenate([p.x for p in (train, validation, test) if p is not None]))
+    images = decode_images([paths[i] for i in used], params)
+    position = np.full(len(paths), -1, dtype=np.int64)
+    position[used] = np.arange(len(used))
+    return image_splits(
+        Split(images, labels[used]),
+        None,
+        params,
+        seed=seed,
+        class_names=class_names,
+        parts=tuple(
+            Split(position[p.x], p.y) if p is not None else None for p in (train, validation, test)
+        ),
+    )

@@ -62,8 +62,12 @@ def image_splits(
     *,
     seed: int,
     class_names: list[str] | None = None,
+    parts: tuple[Split, Split | None, Split] | None = None,
 ) -> Splits:
-    """Split (seeded, stratified) and scale images; a source without a test set carves one out."""
+    """Split (seeded, stratified) and scale images; a source without a test set carves one out.
+
+    `parts`: the split already drawn (row positions in `train.x` and their labels), by a source
+    that split its file list before decoding."""
     import numpy as np
 
     where = f"data (source: {params.source})"
@@ -72,9 +76,16 @@ def image_splits(
         require_labels_in_range(labels, class_names, where)
     if test is not None:
         require_same_image_shape(train.x, test.x, where)
-    train, validation, test = train_validation_test(
-        train, params, seed=seed, stratify=True, test=test
-    )
+    if parts is None:
+        train, validation, test = train_validation_test(
+            train, params, seed=seed, stratify=True, test=test
+        )
+    else:
+        images = train.x
+        train, validation, test = (
+            Split(images[part.x], part.y) if part is not None else None for part in parts
+        )
+        assert train is not None and test is not None
     num_classes = int(max(train.y.max(), test.y.max())) + 1
     names = class_names or [str(i) for i in range(num_classes)]
     require_classes_in_training(train.y, labels, names, where)

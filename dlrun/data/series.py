@@ -17,9 +17,9 @@ from pydantic import Field, PositiveInt, model_validator
 from dlrun.core.errors import DataError
 from dlrun.core.params import ConfigPath
 from dlrun.data.base import DataParams, DataSpec, Split, Splits
-from dlrun.data.checks import require_finite
+from dlrun.data.checks import require_columns, require_complete, require_finite
 from dlrun.data.registry import sources
-from dlrun.data.tabular import read_table, require_columns, require_complete
+from dlrun.data.tabular import read_table
 
 if TYPE_CHECKING:  # numpy and pandas are imported where used: `dlrun validate` must stay fast
     import numpy as np

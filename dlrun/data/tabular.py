@@ -1,4 +1,5 @@
-"""`csv`: a table read with pandas; one target column, numeric and categorical features."""
+"""`csv`: a table (one file or a glob of shards); one target column, numeric and categorical
+features. Read in chunks (`dlrun.data.table_stream`), kept in memory or in the disk cache."""
 
 from __future__ import annotations
 
@@ -7,29 +8,45 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from dlrun.core.errors import DataError, did_you_mean
+from dlrun.core.errors import DataError
 from dlrun.core.params import ConfigPath
 from dlrun.data.base import DataSpec, HeldOutParams, Split, Splits, Task
-from dlrun.data.checks import (
-    read_csv,
-    require_classes_in_training,
-    require_finite,
-    require_numbers,
+from dlrun.data.cache import (
+    SPLIT_NAMES,
+    ArrayLayout,
+    CacheEntry,
+    CacheMode,
+    SplitWriter,
+    cache_key,
+    cache_root,
+    resolve_mode,
 )
+from dlrun.data.checks import read_csv, require_classes_in_training
 from dlrun.data.registry import sources
-from dlrun.data.split import column_stats, train_validation_test
+from dlrun.data.split import train_validation_test
+from dlrun.data.table_stream import (
+    MAX_INFERRED_CLASSES,
+    Encoding,
+    RawTable,
+    encode_blocks,
+    fit_encoding,
+    parse,
+    spill_folder,
+    split_table,
+    table_files,
+)
 
 if TYPE_CHECKING:  # numpy and pandas are imported where used: `dlrun validate` must stay fast
     import numpy as np
     import pandas as pd
 
-# An integer target with this many distinct values or fewer is taken as class labels.
-MAX_INFERRED_CLASSES = 2
-
 
 class CsvParams(HeldOutParams):
     source: Literal["csv"] = "csv"
-    path: ConfigPath = Field(description="The CSV file.")
+    path: ConfigPath = Field(
+        description="The CSV file, or a glob of shards with the same header "
+        "(`data/part-*.csv`), read in that order."
+    )
     target: str = Field(description="The column to predict.")
     features: list[str] | None = Field(
         None,
@@ -45,6 +62,12 @@ class CsvParams(HeldOutParams):
         True, description="Scale numeric features to mean 0, std 1 with training-split statistics."
     )
     delimiter: str = Field(",", description="Field separator.")
+    cache: CacheMode = Field(
+        "auto",
+        description="Where the encoded examples live: `memory`, or `disk` (written once to "
+        "`$DLRUN_CACHE_DIR`, then memory-mapped: data of any size in bounded RAM); `auto` picks "
+        "disk when the files take more than a quarter of the available memory.",
+    )
 
 
 def read_table(path: Path, delimiter: str) -> pd.DataFrame:
@@ -59,72 +82,12 @@ def read_table(path: Path, delimiter: str) -> pd.DataFrame:
     return table
 
 
-def require_columns(table: pd.DataFrame, path: Path, wanted: dict[str, list[str]]) -> None:
-    """Each config key's columns exist in the table, else an error with the closest name."""
-    columns = list(table.columns)
-    for key, names in wanted.items():
-        for name in names:
-            if name not in columns:
-                raise DataError(
-                    f"{key}: column '{name}' is not in {path.name}.{did_you_mean(name, columns)}",
-                    expected=f"one of the columns: {', '.join(columns)}",
-                )
-
-
-def require_complete(frame: pd.DataFrame, path: Path, what: str) -> None:
-    import numpy as np
-
-    missing = frame.isna().any(axis=1)
-    if missing.any():
-        rows = ", ".join(str(i) for i in np.flatnonzero(missing)[:5])
-        raise DataError(
-            f"{path.name}: {int(missing.sum())} rows have empty {what} (first data rows: {rows})",
-            fix="fill or drop those rows before training (NaN, NA, n/a and null count as empty)",
-        )
-
-
-def _check_columns(table: pd.DataFrame, params: CsvParams) -> list[str]:
-    wanted = {"data.target": [params.target], "data.features": params.features or []}
-    require_columns(table, params.path, wanted)
-    features = params.features or [c for c in table.columns if c != params.target]
-    if not features:
-        raise DataError(f"{params.path.name} has no feature columns besides the target")
-    require_complete(table[features], params.path, "features")
-    require_complete(table[[params.target]], params.path, "target")
-    require_numbers(table, features, params.path, "data.features")
-    require_finite(table[features], params.path, "features")
-    require_finite(table[[params.target]], params.path, "target")
-    return features
-
-
 def infer_task(target: pd.Series) -> Task:
     import pandas as pd
 
     if not pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target):
         return "classification"
     return "classification" if target.nunique() <= MAX_INFERRED_CLASSES else "regression"
-
-
-def _encode_features(
-    table: pd.DataFrame, features: list[str], train_rows: np.ndarray
-) -> tuple[np.ndarray, list[str], dict[str, list[str]]]:
-    """Numeric columns as they are; text columns one-hot, categories from the training rows."""
-    import numpy as np
-    import pandas as pd
-
-    blocks, names, categories = [], [], {}
-    for column in features:
-        values = table[column]
-        if pd.api.types.is_numeric_dtype(values):
-            blocks.append(values.to_numpy(dtype=np.float64)[:, None])
-            names.append(column)
-            continue
-        known = sorted(values.iloc[train_rows].astype(str).unique())
-        categories[column] = known
-        text = values.astype(str).to_numpy()
-        blocks.append(np.stack([text == value for value in known], axis=1).astype(np.float64))
-        names.extend(f"{column}={value}" for value in known)
-    return np.concatenate(blocks, axis=1), names, categories
 
 
 def encode_target(
@@ -150,47 +113,154 @@ def encode_target(
 
 @sources.register("csv", CsvParams)
 def load_csv(params: CsvParams, seed: int) -> Splits:
-    """A CSV file: features and a target column, for regression or classification."""
+    """A CSV file or a glob of shards: features and a target column, for regression or
+    classification; in memory, or through the disk cache for data of any size."""
+    files = table_files(params.path)
+    mode = resolve_mode(params.cache, files)
+    entry = None
+    if mode == "disk":
+        entry = CacheEntry(cache_key(files, params.model_dump(mode="json"), seed))
+        if entry.exists():
+            return entry.load()
+    raw, y_numbers, y_codes = parse(
+        files,
+        params.target,
+        params.features,
+        params.delimiter,
+        spill=spill_folder(mode, cache_root()),
+    )
+    try:
+        return _encoded_splits(params, seed, raw, y_numbers, y_codes, mode, entry)
+    finally:
+        raw.close()
+
+
+def _encoded_splits(
+    params: CsvParams,
+    seed: int,
+    raw: RawTable,
+    y_numbers: np.ndarray,
+    y_codes: np.ndarray,
+    mode: str,
+    entry: CacheEntry | None,
+) -> Splits:
     import numpy as np
 
-    table = read_table(params.path, params.delimiter)
-    features = _check_columns(table, params)
-    task = params.task or infer_task(table[params.target])
-    y, class_names = encode_target(table[params.target], task, params.target)
-
+    task = params.task or (
+        "classification"
+        if not raw.target_numeric or len(raw.target_values) <= MAX_INFERRED_CLASSES
+        else "regression"
+    )
+    y, class_names = _target(task, params.target, y_numbers, y_codes, raw.target_codes)
     stratify = task == "classification"
-    rows = Split(np.arange(len(table)), y)  # row numbers, so encoding can see training rows only
-    train, validation, test = train_validation_test(rows, params, seed=seed, stratify=stratify)
+    rows = Split(np.arange(raw.rows), y)  # row numbers, so statistics see training rows only
+    parts = train_validation_test(rows, params, seed=seed, stratify=stratify)
     if class_names is not None:
         where = f"data.target: column '{params.target}' of {params.path.name}"
-        require_classes_in_training(train.y, y, class_names, where)
-
-    x, names, categories = _encode_features(table, features, train.x)
-    numeric = [i for i, name in enumerate(names) if name in features]
-    preprocessing: dict = {"categories": categories}
-    if params.standardize and numeric:
-        mean, std = column_stats(x[train.x][:, numeric])
-        x[:, numeric] = (x[:, numeric] - mean) / std
+        require_classes_in_training(parts[0].y, y, class_names, where)
+    split_of = split_table(raw.rows, parts)
+    encoding = fit_encoding(raw, split_of, params.standardize)
+    preprocessing: dict = {"categories": encoding.categories, "cache": mode}
+    if encoding.mean is not None:
         preprocessing["standardize"] = {
-            names[i]: {"mean": float(m), "std": float(s)}
-            for i, m, s in zip(numeric, mean, std, strict=True)
+            encoding.names[i]: {"mean": float(m), "std": float(s)}
+            for i, m, s in zip(encoding.numeric_at, encoding.mean, encoding.std, strict=True)
         }
-    x = x.astype(np.float32)
-
-    def rows_of(split: Split) -> Split:
-        return Split(x[split.x], split.y)
-
-    return Splits(
-        train=rows_of(train),
-        validation=rows_of(validation) if validation is not None else None,
-        test=rows_of(test),
-        spec=DataSpec(
-            input_shape=(x.shape[1],),
-            task=task,
-            num_classes=len(class_names) if class_names else None,
-            feature_names=names,
-            class_names=class_names,
-            target_mean=None if class_names else float(np.mean(train.y)),
-            preprocessing=preprocessing,
-        ),
+    spec = DataSpec(
+        input_shape=(encoding.width,),
+        task=task,
+        num_classes=len(class_names) if class_names else None,
+        feature_names=encoding.names,
+        class_names=class_names,
+        target_mean=None if class_names else float(np.mean(parts[0].y)),
+        preprocessing=preprocessing,
     )
+    if entry is not None:
+        return _write_cache(entry, spec, raw, encoding, split_of, parts)
+    return _in_memory(spec, raw, encoding, split_of, parts)
+
+
+def _target(
+    task: Task,
+    column: str,
+    numbers: np.ndarray,
+    codes: np.ndarray,
+    known: dict[str, int],
+) -> tuple[np.ndarray, list[str] | None]:
+    """Class indices (sorted class names) for classification, float32 values for regression."""
+    import numpy as np
+
+    if task == "classification":
+        names = sorted(known)
+        order = np.empty(len(known), dtype=np.int64)
+        for index, name in enumerate(names):
+            order[known[name]] = index
+        return order[codes], names
+    bad = np.flatnonzero(np.isnan(numbers))
+    if len(bad):
+        by_code = {code: value for value, code in known.items()}
+        raise DataError(
+            f"data.target: column '{column}' has non-numeric values, so it cannot be regressed on",
+            received=by_code[int(codes[bad[0]])],
+            fix="set data.task: classification, or clean the column",
+        )
+    return numbers.astype(np.float32), None
+
+
+def _in_memory(
+    spec: DataSpec,
+    raw: RawTable,
+    encoding: Encoding,
+    split_of: np.ndarray,
+    parts: tuple[Split, Split | None, Split],
+) -> Splits:
+    import numpy as np
+
+    arrays = [
+        np.empty((len(part), encoding.width), np.float32) if part is not None else None
+        for part in parts
+    ]
+    filled = [0, 0, 0]
+    for x, where in encode_blocks(raw, encoding, split_of):
+        for code, array in enumerate(arrays):
+            if array is None:
+                continue
+            rows = x[where == code]
+            array[filled[code] : filled[code] + len(rows)] = rows
+            filled[code] += len(rows)
+    train, validation, test = (
+        Split(array, part.y) if array is not None and part is not None else None
+        for array, part in zip(arrays, parts, strict=True)
+    )
+    assert train is not None and test is not None
+    return Splits(train=train, validation=validation, test=test, spec=spec)
+
+
+def _write_cache(
+    entry: CacheEntry,
+    spec: DataSpec,
+    raw: RawTable,
+    encoding: Encoding,
+    split_of: np.ndarray,
+    parts: tuple[Split, Split | None, Split],
+) -> Splits:
+    tmp = entry.writing()
+    layouts = {
+        name: ArrayLayout(len(part), (encoding.width,), "float32", (), str(part.y.dtype))
+        for name, part in zip(SPLIT_NAMES, parts, strict=True)
+        if part is not None
+    }
+    writers = {name: SplitWriter(tmp, name, layout) for name, layout in layouts.items()}
+    codes = {name: code for code, name in enumerate(SPLIT_NAMES)}
+    cursors = dict.fromkeys(layouts, 0)
+    labels = {name: part.y for name, part in zip(SPLIT_NAMES, parts, strict=True) if part}
+    for x, where in encode_blocks(raw, encoding, split_of):
+        for name, writer in writers.items():
+            rows = x[where == codes[name]]
+            start = cursors[name]
+            writer.append(rows, labels[name][start : start + len(rows)])
+            cursors[name] = start + len(rows)
+    for writer in writers.values():
+        writer.close()
+    entry.commit(tmp, spec, layouts)
+    return entry.load()

@@ -12,10 +12,10 @@ from pydantic import Field, PositiveInt
 
 from dlrun.core.params import ConfigPath
 from dlrun.data.base import DataSpec, HeldOutParams, Split, Splits, Task
-from dlrun.data.checks import require_classes_in_training
+from dlrun.data.checks import require_classes_in_training, require_columns, require_complete
 from dlrun.data.registry import sources
 from dlrun.data.split import train_validation_test
-from dlrun.data.tabular import encode_target, read_table, require_columns, require_complete
+from dlrun.data.tabular import encode_target, read_table
 
 if TYPE_CHECKING:
     import numpy as np  # imported where used: `dlrun validate` must stay fast

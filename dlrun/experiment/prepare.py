@@ -125,7 +125,7 @@ def prepare(config: ExperimentConfig, distribution: Distribution) -> Prepared:
     logged = trainer.logged_names(metric_names, has_validation=splits.validation is not None)
     resolved = resolve_defaults(
         config,
-        spec.task,
+        spec,
         loss=loss,
         metrics=metric_names,
         precision=model.dtype_policy.name,

@@ -8,18 +8,22 @@ from typing import Any
 import tensorflow as tf
 
 from dlrun.config import ExperimentConfig
+from dlrun.data import DataSpec
 from dlrun.models import ModelParams
 from dlrun.training import environment
 
 
-def resolve_defaults(config: ExperimentConfig, task: str, **train: Any) -> ExperimentConfig:
+def resolve_defaults(config: ExperimentConfig, spec: DataSpec, **train: Any) -> ExperimentConfig:
     """The config as it was really run: defaults that depend on the data, the model or the
-    machine (task, loss, metrics, precision, steps per execution) written in."""
+    machine (task, cache mode, loss, metrics, precision, steps per execution) written in."""
     resolved = config.model_copy(deep=True)
     for key, value in train.items():
         setattr(resolved.train, key, value)
-    if "task" in type(resolved.data).model_fields:
-        resolved.data.task = task  # type: ignore[union-attr]
+    fields = type(resolved.data).model_fields
+    if "task" in fields:
+        resolved.data.task = spec.task  # type: ignore[union-attr]
+    if "cache" in fields and spec.preprocessing.get("cache"):
+        resolved.data.cache = spec.preprocessing["cache"]  # type: ignore[union-attr]
     return resolved
 
 

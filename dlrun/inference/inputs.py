@@ -107,7 +107,7 @@ def encode_table(
     text one-hot over the training categories (a value training never saw: all zeros)."""
     import pandas as pd
 
-    from dlrun.data.tabular import require_columns, require_complete
+    from dlrun.data.checks import require_columns, require_complete
 
     preprocessing = info.get("preprocessing", {})
     categories: dict[str, list[str]] = preprocessing.get("categories", {})
@@ -159,7 +159,7 @@ def table_examples(
 def text_examples(
     saved: SavedRun, table: pd.DataFrame, path: Path, data: Any, ids: list[Any], labelled: bool
 ) -> Examples:
-    from dlrun.data.tabular import require_columns
+    from dlrun.data.checks import require_columns
 
     column = data.text
     require_columns(table, path, {"data.text": [column]})
@@ -180,8 +180,8 @@ def series_examples(saved: SavedRun, table: pd.DataFrame, data: Any, labelled: b
     """Every window of `window` rows, sorted by time. Unlabelled, a window may end at the last
     row (its forecast lies beyond the file); labelled, only windows whose target is in the file
     count, cut exactly as the time_series source cuts them."""
+    from dlrun.data.checks import require_columns
     from dlrun.data.series import numeric_columns, ordered_times, windows
-    from dlrun.data.tabular import require_columns
 
     features = data.features or [data.target]
     require_columns(table, data.path, {"data.features": features})
@@ -259,7 +259,7 @@ def image_examples(saved: SavedRun, path: Path) -> Examples:
 def labelled_images(saved: SavedRun, folder: Path, data: Any) -> Examples:
     """A folder with one sub-folder per class, read as the image_dir source reads one; class
     names must be ones the model knows."""
-    from dlrun.data.image_dir import ImageDirParams, read_image_folder
+    from dlrun.data.image_dir import ImageDirParams, decode_images, list_images
 
     if not isinstance(data, ImageDirParams):
         raise DataError(
@@ -267,7 +267,8 @@ def labelled_images(saved: SavedRun, folder: Path, data: Any) -> Examples:
             f"{data.source})",
             fix="evaluate the run's own data (leave out --data)",
         )
-    images, names = read_image_folder(data.model_copy(update={"path": folder}))
+    paths, labels, names = list_images(folder)
+    pixels = decode_images(paths, data)
     known = {name: index for index, name in enumerate(saved.class_names or [])}
     unknown = [name for name in names if name not in known]
     if unknown:
@@ -275,10 +276,8 @@ def labelled_images(saved: SavedRun, folder: Path, data: Any) -> Examples:
             f"{folder}: class folder(s) the model does not know: {', '.join(unknown)}",
             expected=f"sub-folders named after the run's classes: {', '.join(known)}",
         )
-    y = np.asarray([known[names[label]] for label in images.y], dtype=np.int64)
-    x = images.x.astype(np.float32) / 255.0
-    if x.ndim == 3:
-        x = x[..., np.newaxis]
+    y = np.asarray([known[names[label]] for label in labels], dtype=np.int64)
+    x = pixels.astype(np.float32) / 255.0
     return Examples(x=x, ids=list(range(len(y))), y=y)
 
 
@@ -288,7 +287,7 @@ def labelled_images(saved: SavedRun, folder: Path, data: Any) -> Examples:
 def _targets(
     saved: SavedRun, table: pd.DataFrame, path: Path, data: Any, labelled: bool
 ) -> tuple[np.ndarray | None, list[Any] | None]:
-    from dlrun.data.tabular import require_columns
+    from dlrun.data.checks import require_columns
 
     column = data.target
     if column not in table.columns:
@@ -303,7 +302,7 @@ def encode_targets(saved: SavedRun, values: pd.Series, path: Path) -> np.ndarray
     """Targets as training encoded them: class indices in the run's class order, or floats."""
     import pandas as pd
 
-    from dlrun.data.tabular import require_complete
+    from dlrun.data.checks import require_complete
 
     require_complete(values.to_frame(), path, "target")
     names = saved.class_names

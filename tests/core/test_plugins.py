@@ -152,7 +152,9 @@ def test_a_plugin_data_source_is_listed_and_validates(tmp_path, tiny_table):
     assert listed.returncode == 0, listed.stderr
     assert "semicolon_csv" in {entry["name"] for entry in json.loads(listed.stdout)}
     config = tmp_path / "source.yaml"
-    config.write_text(f"data: {{source: semicolon_csv, path: {tiny_table}, target: y}}\n")
+    config.write_text(
+        f"data: {{source: semicolon_csv, path: {tiny_table}, target: y}}\nmodel: {{type: mlp}}\n"
+    )
     checked = dlrun(site, "validate", str(config), "--json", cwd=tmp_path)
     assert checked.returncode == 0, checked.stderr
     assert json.loads(checked.stdout)["data"]["delimiter"] == ";"

@@ -62,3 +62,33 @@ def test_augmentation_changes_training_batches_only(tmp_path):
     assert train_x.shape == (len(splits.train), 8, 8, 3)
     assert not np.allclose(np.sort(train_x.numpy().ravel()), np.sort(splits.train.x.ravel()))
     np.testing.assert_array_equal(test_x.numpy(), splits.test.x)
+
+
+def test_a_fifo_among_the_images_is_refused_at_once(tmp_path):
+    import os
+    import time
+
+    image_folder(tmp_path)
+    os.mkfifo(tmp_path / "pictures" / "cats" / "stream.png")
+    started = time.monotonic()
+    with pytest.raises(DataError, match="not a regular file"):
+        load_splits(load_config(folder_config(tmp_path)).data, 0)
+    assert time.monotonic() - started < 5  # listed, never opened
+
+
+def test_only_the_images_a_run_uses_are_decoded(tmp_path, monkeypatch):
+    from dlrun.data import image_dir
+
+    image_folder(tmp_path, per_class=30)
+    decoded = []
+    real = image_dir.decode_images
+
+    def counting(paths, params):
+        decoded.extend(paths)
+        return real(paths, params)
+
+    monkeypatch.setattr(image_dir, "decode_images", counting)
+    splits = load_splits(load_config(folder_config(tmp_path, ", limit: 10")).data, 0)
+    used = sum(splits.sizes().values())
+    assert len(decoded) == used < 60  # the limit is applied to the paths, before decoding
+    assert len(set(decoded)) == len(decoded)

@@ -1,0 +1,239 @@
+"""Where decoded, scaled examples live between runs: in memory, or in a disk cache of binary
+arrays that every later epoch and run maps instead of parsing the source again.
+
+    data.cache: memory   the arrays in RAM (the default for data that fits easily)
+    data.cache: disk     written once to `$DLRUN_CACHE_DIR/<key>/` as raw arrays
+                         (`train.x.npy`-like `.bin` files + `meta.json`), then memory-mapped:
+                         the OS pages them in and out, so RAM stays bounded at any size
+    data.cache: auto     disk when the source files take more than a quarter of the memory
+                         available now, else memory
+
+The key is a hash of what the arrays are made from: the source files (path, size, mtime),
+the `data:` section and the seed (which draws the split). A changed file, key or seed makes a
+new entry; an entry is written to a temporary folder and renamed, so a reader never sees half
+of one, and two processes preparing the same key both end with a whole entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from dlrun.core.errors import DataError
+from dlrun.data.base import DataSpec, Split, Splits
+
+if TYPE_CHECKING:
+    import numpy as np
+
+CacheMode = Literal["auto", "memory", "disk"]
+CACHE_DIR_ENV = "DLRUN_CACHE_DIR"
+FORMAT_VERSION = 1
+META_FILE = "meta.json"
+SPLIT_NAMES = ("train", "validation", "test")
+AUTO_DISK_SHARE = 0.25
+"""`auto` goes to disk when the source files take more than this share of available memory:
+parsing and encoding hold a few times the final arrays at their peak."""
+
+
+def cache_root() -> Path:
+    """`$DLRUN_CACHE_DIR`, else `$XDG_CACHE_HOME/dlrun` (`~/.cache/dlrun`): one cache for every
+    output root and project, since entries are keyed by content."""
+    explicit = os.environ.get(CACHE_DIR_ENV)
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "dlrun"
+
+
+def available_memory_bytes() -> int:
+    """MemAvailable from /proc/meminfo (what the kernel could give without swapping)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+
+
+def resolve_mode(mode: CacheMode, files: Iterable[Path]) -> Literal["memory", "disk"]:
+    if mode != "auto":
+        return mode
+    size = sum(path.stat().st_size for path in files)
+    return "disk" if size > AUTO_DISK_SHARE * available_memory_bytes() else "memory"
+
+
+def cache_key(files: Iterable[Path], params: dict[str, Any], seed: int) -> str:
+    identity = {
+        "format": FORMAT_VERSION,
+        "files": [
+            [str(path.resolve()), path.stat().st_size, path.stat().st_mtime_ns] for path in files
+        ],
+        "params": params,
+        "seed": seed,
+    }
+    canonical = json.dumps(identity, sort_keys=True, default=str).encode()
+    return hashlib.sha256(canonical).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class ArrayLayout:
+    """One split's arrays as the cache stores them: x and y, each one raw C-order file."""
+
+    rows: int
+    x_shape: tuple[int, ...]
+    x_dtype: str
+    y_shape: tuple[int, ...]
+    y_dtype: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "x_shape": list(self.x_shape),
+            "x_dtype": self.x_dtype,
+            "y_shape": list(self.y_shape),
+            "y_dtype": self.y_dtype,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ArrayLayout:
+        return cls(
+            int(data["rows"]),
+            tuple(data["x_shape"]),
+            str(data["x_dtype"]),
+            tuple(data["y_shape"]),
+            str(data["y_dtype"]),
+        )
+
+
+class SplitWriter:
+    """Appends rows of one split to its two raw files, in order."""
+
+    def __init__(self, folder: Path, name: str, layout: ArrayLayout) -> None:
+        self.layout = layout
+        self.x_path, self.y_path = folder / f"{name}.x.bin", folder / f"{name}.y.bin"
+        self._x = self.x_path.open("wb")
+        self._y = self.y_path.open("wb")
+        self.written = 0
+
+    def append(self, x: np.ndarray, y: np.ndarray) -> None:
+        import numpy as np
+
+        np.ascontiguousarray(x, dtype=self.layout.x_dtype).tofile(self._x)
+        np.ascontiguousarray(y, dtype=self.layout.y_dtype).tofile(self._y)
+        self.written += len(x)
+
+    def close(self) -> None:
+        for handle in (self._x, self._y):
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
+        if self.written != self.layout.rows:
+            raise AssertionError(f"wrote {self.written} rows of {self.layout.rows}")
+
+
+def file_fingerprint(paths_and_layouts: Iterable[tuple[Path, tuple[int, ...], str]]) -> str:
+    """`dlrun.training.environment.fingerprint` of the arrays these raw files hold, read in
+    blocks (the same digest as hashing the arrays, without mapping them into memory)."""
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for path, shape, dtype in paths_and_layouts:
+        digest.update(str((tuple(shape), np.dtype(dtype).str)).encode())
+        with path.open("rb") as handle:
+            while block := handle.read(1 << 22):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+class CacheEntry:
+    """One key's folder: being written (`writing`), or whole and readable."""
+
+    def __init__(self, key: str, root: Path | None = None) -> None:
+        self.root = root or cache_root()
+        self.path = self.root / key
+
+    def exists(self) -> bool:
+        return (self.path / META_FILE).is_file()
+
+    def writing(self) -> Path:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            tmp = self.root / f".{self.path.name}.{secrets.token_hex(4)}.tmp"
+            tmp.mkdir()
+        except OSError as error:
+            raise DataError(
+                f"cannot write the data cache in {self.root}: {error.strerror}",
+                fix=f"set {CACHE_DIR_ENV} to a writable folder, or data.cache: memory",
+            ) from None
+        return tmp
+
+    def commit(self, tmp: Path, spec: DataSpec, layouts: dict[str, ArrayLayout]) -> None:
+        """`meta.json` (with the fingerprints) last, then the folder renamed into place."""
+        files = {name: (tmp / f"{name}.x.bin", tmp / f"{name}.y.bin") for name in layouts}
+
+        def arrays(names: Iterable[str]) -> list[tuple[Path, tuple[int, ...], str]]:
+            out = []
+            for name in names:
+                layout = layouts[name]
+                out.append((files[name][0], (layout.rows, *layout.x_shape), layout.x_dtype))
+                out.append((files[name][1], (layout.rows, *layout.y_shape), layout.y_dtype))
+            return out
+
+        meta = {
+            "format": FORMAT_VERSION,
+            "spec": spec.to_dict(),
+            "layouts": {name: layout.to_dict() for name, layout in layouts.items()},
+            "fingerprints": {
+                "data": file_fingerprint(arrays(n for n in SPLIT_NAMES if n in layouts)),
+                "test": file_fingerprint(arrays(["test"])),
+            },
+        }
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        try:
+            os.replace(tmp, self.path)
+        except OSError:  # another process committed the same key first: keep theirs
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def load(self) -> Splits:
+        """The cached splits, memory-mapped read-only."""
+
+        meta = json.loads((self.path / META_FILE).read_text())
+        spec_fields = dict(meta["spec"])
+        spec_fields["input_shape"] = tuple(spec_fields["input_shape"])
+        if spec_fields.get("naive_forecast_at") is not None:
+            spec_fields["naive_forecast_at"] = tuple(spec_fields["naive_forecast_at"])
+        parts: dict[str, Split | None] = {"validation": None}
+        for name, data in meta["layouts"].items():
+            layout = ArrayLayout.from_dict(data)
+            parts[name] = Split(
+                _mapped(
+                    self.path / f"{name}.x.bin", layout.x_dtype, (layout.rows, *layout.x_shape)
+                ),
+                _mapped(
+                    self.path / f"{name}.y.bin", layout.y_dtype, (layout.rows, *layout.y_shape)
+                ),
+            )
+        assert parts["train"] is not None and parts["test"] is not None
+        return Splits(
+            train=parts["train"],
+            validation=parts["validation"],
+            test=parts["test"],
+            spec=DataSpec(**spec_fields),
+            fingerprints=dict(meta["fingerprints"]),
+        )
+
+
+def _mapped(path: Path, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
+    import numpy as np
+
+    if shape[0] == 0:  # mmap cannot map an empty file
+        return np.empty(shape, dtype=dtype)
+    return np.memmap(path, dtype=dtype, mode="r", shape=shape)
