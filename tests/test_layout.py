@@ -1,6 +1,6 @@
 """The package layout is the architecture: each stage imports only the stages below it.
 
-    __main__ -> cli, api -> ci, sweep -> experiment, inference -> report -> analysis -> runs
+    __main__ -> cli, api -> tune -> ci, sweep -> experiment, inference -> report -> analysis -> runs
         -> training -> config -> models -> data -> core
 
 Read from the source with `ast` (nothing is imported), lazy imports inside functions included:
@@ -27,6 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("report",),
     ("experiment", "inference"),
     ("ci", "sweep"),
+    ("tune",),  # above sweep: its trials run on the sweep's subprocess machinery
     ("cli", "api"),
     ("__main__",),
 )

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from dlrun.analysis import filters
+from dlrun.analysis.applicable import mark_auto, partial_note, user_differences
 from dlrun.analysis.directions import better_direction, recorded_directions
 from dlrun.analysis.grid import ABSENT, Grid, cell_text
 from dlrun.core.errors import DlrunError, did_you_mean
@@ -90,19 +91,9 @@ def sort_runs(runs: list[Run], key: str | None) -> list[Run]:
 
 
 def differing_params(runs: Sequence[Run]) -> list[str]:
-    """Config keys whose value is not the same in every run shown (missing counts as a value)."""
-    keys: dict[str, None] = {}
-    for run in runs:
-        keys.update(dict.fromkeys(run.params))
-    differing = []
-    for key in keys:
-        if key in HIDDEN_PARAMS:
-            continue
-        values = [run.params.get(key, MISSING) for run in runs]
-        first = values[0]
-        if any(not _same(first, value) for value in values[1:]):
-            differing.append(key)
-    return differing
+    """Config keys whose value, as the user gave it, is not the same in every run shown (see
+    `dlrun.analysis.applicable`: auto resolutions and keys of other model types left out)."""
+    return user_differences(runs, HIDDEN_PARAMS)[0]
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -176,6 +167,9 @@ class Selection:
     params: list[str]
     metrics: list[str]
     notes: list[str] = field(default_factory=list)
+    asked: bool = False
+    """The params were asked for (--params, --all-params): auto resolutions among them shown
+    marked."""
 
     @property
     def directions(self) -> dict[str, str]:
@@ -197,15 +191,24 @@ def select(
     if last is not None:
         shown = shown[:last]  # runs arrive newest first
     shown = sort_runs(shown, sort)
+    differing, partial = user_differences(shown, HIDDEN_PARAMS)
     if params:
         param_keys = chosen_params(shown, list(params))
-    elif all_params_:
-        param_keys = all_params(shown)
+    elif all_params_:  # the differing ones first
+        param_keys = list(dict.fromkeys([*differing, *all_params(shown)]))
     else:
-        param_keys = differing_params(shown)
+        param_keys = differing
     # The default pattern may match nothing (every run failed or still running): not an error.
     metric_keys = metric_columns(shown, list(metrics) or DEFAULT_METRICS, strict=bool(metrics))
-    return Selection(shown, param_keys, metric_keys, notes=_notes(shown, metric_keys))
+    notes = _notes(shown, metric_keys)
+    left_out = None if params or all_params_ else partial_note(shown, partial)
+    return Selection(
+        shown,
+        param_keys,
+        metric_keys,
+        notes=notes + ([left_out] if left_out else []),
+        asked=bool(params) or all_params_,
+    )
 
 
 def _notes(shown: Sequence[Run], metric_keys: Sequence[str]) -> list[str]:
@@ -250,9 +253,12 @@ def rename_hint(key: str, lacking: Sequence[Run], shown: Sequence[Run]) -> str:
     return ""
 
 
-def comparison_grid(selection: Selection, *, metrics_first: bool = False) -> Grid:
+def comparison_grid(
+    selection: Selection, *, metrics_first: bool = False, marked: bool = False
+) -> Grid:
     """id, name, status, the chosen params, the chosen metrics (or metrics before params, where
-    a wide table would push them out of sight); the best metric values marked."""
+    a wide table would push them out of sight); the best metric values marked. `marked` (text
+    formats): params the user asked for that training resolved show as `true (auto)`."""
     fixed = ["id", "name", "status"]
     order = (
         [*selection.metrics, *selection.params]
@@ -267,7 +273,11 @@ def comparison_grid(selection: Selection, *, metrics_first: bool = False) -> Gri
     rows = [
         [run.id, run.name, run.status]
         + [
-            run.metrics.get(key, ABSENT) if key in metrics else run.params.get(key, ABSENT)
+            run.metrics.get(key, ABSENT)
+            if key in metrics
+            else mark_auto(run, key, run.params.get(key, ABSENT))
+            if marked
+            else run.params.get(key, ABSENT)
             for key in order
         ]
         for run in selection.runs

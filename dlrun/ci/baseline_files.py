@@ -33,7 +33,7 @@ from dlrun.analysis.directions import recorded_directions
 from dlrun.ci.checks import DEFAULT_PREFIX, Samples
 from dlrun.core.errors import DlrunError
 from dlrun.core.files import write_atomic
-from dlrun.core.numbers import is_number
+from dlrun.core.numbers import is_number, json_ready
 from dlrun.runs import Run, read_run, run_folders
 
 BASELINE_SCHEMA_VERSION = 1
@@ -250,7 +250,8 @@ def write_baseline(path: Path, document: dict[str, Any]) -> None:
     point of saving again)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, json.dumps(document, indent=2) + "\n")
+        text = json.dumps(json_ready(document), indent=2, allow_nan=False)  # NaN as null
+        write_atomic(path, text + "\n")
     except OSError as error:
         raise BaselineError(
             f"cannot write {path}: {error.strerror}", fix="pass a writable file path"

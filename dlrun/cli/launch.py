@@ -18,11 +18,22 @@ if TYPE_CHECKING:
 
 
 def training_target(
-    config: Path | None, overrides: list[str], resume: Path | None, skip_existing: bool
+    config: Path | None,
+    overrides: list[str],
+    resume: Path | None,
+    skip_existing: bool,
+    *,
+    from_scratch: bool = False,
 ) -> tuple[ExperimentConfig, Path, Path | None]:
-    """The config to train, its file, and the run folder to resume (None: a new run)."""
+    """The config to train, its file, and the run folder to resume (None: a new run), whose
+    lock this process then holds (`from_scratch`: with its backup dropped, from epoch 0)."""
     from dlrun.config import load_config
 
+    if from_scratch and resume is None:
+        raise ConfigError(
+            "--from-scratch starts a resumed run over, so it needs --resume RUN",
+            fix="dlrun train --resume RUN --from-scratch",
+        )
     if resume is None:
         if config is None:
             raise ConfigError(
@@ -38,8 +49,12 @@ def training_target(
             fix=f"dlrun train --resume {resume}  (or train anew: dlrun train CONFIG --set ...)",
         )
     from dlrun import runs
+    from dlrun.runs import lock
 
     run = runs.resumable_run(resume, default_root=runs.output_root())
+    lock.hold(run.path)  # two `--resume` of one run: the second stops here, naming the first
+    if from_scratch:  # the lock is held: nobody else writes the folder now
+        runs.RunFolder(run.path).remove_backup()
     return runs.run_config(run), run.path / runs.CONFIG_FILE, run.path
 
 

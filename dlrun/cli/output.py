@@ -92,6 +92,16 @@ def error(message: str) -> None:
 # stdout: data ------------------------------------------------------------------------------
 
 
+def confirm(question: str) -> bool:
+    """Ask on stderr, read y/N from stdin; False when stdin is not a terminal to ask."""
+    err.print(Text.assemble(literal(question, line=False), " [y/N] "), end="")
+    try:
+        answer = sys.stdin.readline()
+    except (OSError, ValueError):
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
 def data(text: str, *, end: str = "\n") -> None:
     """Text for stdout as it is (YAML, CSV, a summary line), control characters escaped."""
     sys.stdout.write(safe(text, line=False) + end)
@@ -131,6 +141,18 @@ def grid(table: Grid, fmt: str = "table", *, clip: bool = True) -> None:
     else:
         text = render_text(safe_grid(table, line=fmt != "csv"), fmt)
     sys.stdout.write(text)
+
+
+def terminal_width() -> int | None:
+    """Columns a table on stdout should fit: $COLUMNS when set, else the terminal's width; None
+    for a pipe or file (which gets every column whole)."""
+    import os
+    import shutil
+
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    return shutil.get_terminal_size().columns if out.is_terminal else None
 
 
 def safe_grid(table: Grid, *, line: bool = True) -> Grid:

@@ -49,6 +49,13 @@ def read_runs(paths: list[Path] | None) -> list[Any]:
     return load_runs(paths or [], default_root=output_root())
 
 
+def latest_runs(directory: Path | None) -> list[Any]:
+    """`--latest`: the run the output root's `latest` pointer names (exit 2 when none)."""
+    from dlrun.runs import latest_run, output_root, read_run
+
+    return [read_run(latest_run(directory or output_root()))]
+
+
 def check_format(fmt: str) -> None:
     if fmt not in OUTPUT_FORMATS:
         raise DlrunError(f"--format: unknown format '{fmt}'", expected=", ".join(OUTPUT_FORMATS))
@@ -76,7 +83,22 @@ def list_runs(
     ] = None,
     filter_: FilterOption = None,
     last: LastOption = None,
+    latest: Annotated[
+        bool,
+        typer.Option(
+            "--latest", help="Only the newest run created in the output root (its latest pointer)."
+        ),
+    ] = False,
     fmt: FormatOption = "table",
+    clean: Annotated[
+        bool,
+        typer.Option(
+            "--clean",
+            help="Remove crash leftovers instead of listing: folders of runs killed before "
+            "they started, and temporary files of interrupted writes (asks first).",
+        ),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="With --clean: do not ask.")] = False,
 ) -> None:
     """List runs, newest first: id, name, status, start, duration, model, data, test metric.
 
@@ -86,13 +108,35 @@ def list_runs(
     """
     from dlrun.analysis.compare import apply_filter, runs_grid
 
+    if clean:
+        clean_leftovers(directory, yes=yes)
+        return
     check_format(fmt)
-    loaded = read_runs([directory] if directory else None)
+    loaded = read_runs([directory] if directory else None) if not latest else latest_runs(directory)
     shown = apply_filter(loaded, filter_)[:last]
     output.warn([problem for run in shown for problem in run.problems])
     if not shown:
         output.note("no runs found", style="yellow")
     output.grid(runs_grid(shown, machine=fmt in ("csv", "json")), fmt)
+
+
+def clean_leftovers(directory: Path | None, *, yes: bool) -> None:
+    """`runs --clean`: list what crashes left, ask, remove."""
+    from dlrun.runs import output_root, run_folders
+    from dlrun.runs.leftovers import find_leftovers, remove_leftovers
+
+    root = directory or output_root()
+    found = find_leftovers(run_folders([], default_root=root), root=root)
+    if not found:
+        output.note("no crash leftovers", style="green")
+        return
+    for leftover in found:
+        output.note(output.styled("{}  ({})", leftover.path, leftover.why))
+    if not yes and not output.confirm(f"remove these {counted(len(found), 'path')}?"):
+        output.note("nothing removed")
+        return
+    remove_leftovers(found)
+    output.note(f"removed {counted(len(found), 'path')}", style="green")
 
 
 @command()
@@ -169,9 +213,45 @@ def compare(
     groups = [] if per_run else group_runs(selection.runs)
     if any(len(group.runs) > 1 for group in groups):
         machine = fmt in ("csv", "json")
-        output.grid(grouped_grid(selection, groups, machine=machine, sort=sort), fmt)
+        grid = grouped_grid(selection, groups, machine=machine, sort=sort)
     else:
-        output.grid(comparison_grid(selection), fmt)
+        grid = comparison_grid(selection, marked=fmt in ("table", "markdown"))
+    output.grid(fitted(grid, selection) if fmt == "table" else grid, fmt)
+
+
+def fitted(grid: Any, selection: Any) -> Any:
+    """The terminal table narrowed to the terminal (params dropped first, then metrics after
+    the first), with one note naming what was left out and how to see it."""
+    from dlrun.report.fit import fit_grid
+
+    width = output.terminal_width()
+    if width is None:
+        return grid
+    fixed = {"id", "name", "status", "n"}
+    params = [column for column in grid.columns if column in selection.params]
+    metrics = [column for column in grid.columns if column not in fixed and column not in params]
+    # Dropped first: metrics no run quotes (losses, secondary metrics; those fewest runs have
+    # first), then params right to left, then the runs' own metrics (asked-for params last).
+    quoted = {run.primary_metric for run in selection.runs}
+    have = {key: sum(key in run.metrics for run in selection.runs) for key in metrics}
+    spare = sorted(
+        (key for key in metrics if key not in quoted), key=lambda k: (have[k], -metrics.index(k))
+    )
+    keep = [key for key in metrics if key in quoted]
+    order = [*params, *keep] if selection.asked else [*keep, *params]  # --params: kept first
+    narrow, dropped = fit_grid(grid, width, [*order, *reversed(spare)])
+    if dropped:
+        hidden_params = [key for key in dropped if key in params]
+        hidden_metrics = [key for key in dropped if key not in params]
+        ways = [f"--params {','.join(hidden_params)}"] if hidden_params else []
+        ways += [f"--metrics {','.join(hidden_metrics)}"] if hidden_metrics else []
+        output.note(
+            f"compare: {len(dropped)} columns left out to fit {width} columns: "
+            + ", ".join(dropped)
+            + f"; {' / '.join(ways)} (with fewer columns) or --format csv / json shows them",
+            style="yellow",
+        )
+    return narrow
 
 
 @command()

@@ -61,8 +61,28 @@ def train(
             help="Root folder for run folders (default: $DLRUN_OUTPUT_DIR, else outputs).",
         ),
     ] = None,
+    run_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--run-dir",
+            help="Write the run exactly in this folder (missing or empty; not a new "
+            "<stamp>-<name>-<id> one), for a Makefile or DVC stage that names its outputs.",
+            show_default=False,
+        ),
+    ] = None,
+    mlflow: Annotated[
+        bool,
+        typer.Option(
+            "--mlflow",
+            help="Mirror the run to the MLflow server at $MLFLOW_TRACKING_URI (as "
+            "report.mlflow: true).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="No progress or summary: only the run folder's line."),
+    ] = False,
     skip_existing: Annotated[
         bool,
         typer.Option(
@@ -75,6 +95,14 @@ def train(
     fail_over: FailOverOption = None,
     junit: JunitOption = None,
     resume: ResumeOption = None,
+    from_scratch: Annotated[
+        bool,
+        typer.Option(
+            "--from-scratch",
+            help="With --resume: drop the run's backup and train it again from epoch 0 in its "
+            "own folder (the way past a damaged backup).",
+        ),
+    ] = False,
     workers: WorkersOption = None,
     worker_index: WorkerIndexOption = None,
 ) -> None:
@@ -84,17 +112,21 @@ def train(
     """
     from dlrun.training.supervise import supervised
 
-    experiment, config, resume = training_target(config, set_ or [], resume, skip_existing)
+    experiment, config, resume = training_target(
+        config, set_ or [], resume, skip_existing, from_scratch=from_scratch
+    )
+    run_dir = fixed_run_dir(run_dir, resume)
     gates = gates_from_flags(fail_under, fail_over, junit)  # before any training
     cluster = launch_cluster(experiment, workers, worker_index, resume)
     if cluster is not None and not supervised():  # restarts its training when a peer fails
         raise typer.Exit(supervise_worker(experiment, cluster, sys.argv[1:]))
     outcome = (skip_existing and reused_run(experiment, output_dir, quiet, as_json)) or train_new(
-        experiment, config, output_dir, quiet, as_json, resume
+        experiment, config, output_dir, quiet, as_json, resume, run_dir, mlflow
     )
     if isinstance(outcome, WorkerOutcome):  # a multi-worker job's worker other than the chief
         report_worker(outcome, as_json, quiet)
         return
+    mirror_warning(outcome.run_dir)
     gate_results = run_gates(outcome.run_dir, outcome.metrics, gates, as_json)
     if as_json:
         output.json_line(
@@ -106,8 +138,9 @@ def train(
                 **({"gates": [r.to_dict() for r in gate_results]} if gates else {}),
             }
         )
-    elif not quiet:
-        output.show(summary_table(outcome.metrics))
+    else:  # --quiet keeps the run folder's line: what a script reads the run's path from
+        if not quiet:
+            output.show(summary_table(outcome.metrics))
         output.data(f"run folder: {outcome.run_dir}")
     # Job summary, JUnit, a line per gate; exit 3 when a gate failed (the run stays saved).
     finish_gated_run(outcome.run_dir, gate_results, junit=junit, as_json=as_json, quiet=quiet)
@@ -120,14 +153,18 @@ def train_new(
     quiet: bool,
     as_json: bool,
     resume: Path | None = None,
+    run_dir: Path | None = None,
+    mlflow: bool = False,
 ) -> Any:
-    """Train the config into a new run folder (or the stopped run `resume`); the experiment's
-    `RunOutcome`."""
+    """Train the config into a new run folder (`run_dir`, else one in the output root), or the
+    stopped run `resume`; the experiment's `RunOutcome`."""
     run_experiment = load_training_stack().run_experiment
     from dlrun.training.progress import RichProgress
+    from dlrun.tune import pruning  # a `dlrun tune` trial reports epochs to its study
 
     show = not (quiet or as_json)
     callbacks = [RichProgress(output.err)] if show else []
+    callbacks += pruning.trial_callbacks()
     if show:
         output.note(
             output.styled(
@@ -138,14 +175,53 @@ def train_new(
             )
         )
     with sigterm_interrupts():
-        return run_experiment(
+        outcome = run_experiment(
             experiment,
             output_dir=output_dir,
             command=sys.argv,
             config_path=config,
             callbacks=callbacks,
             resume=resume,
+            run_dir=run_dir,
+            mlflow=mlflow,
         )
+    return pruning.finish(outcome, callbacks)
+
+
+def mirror_warning(run_dir: Path) -> None:
+    """One warning when the run's MLflow mirror is incomplete (the server went away)."""
+    from dlrun import runs
+
+    try:
+        mirror = runs.RunFolder(run_dir).read_json(runs.RUN_FILE).get("mlflow")
+    except (OSError, ValueError):
+        return
+    if isinstance(mirror, dict) and not mirror.get("synced", True):
+        output.warn(
+            [
+                f"MLflow: the run is not fully mirrored ({mirror.get('error')}); the run "
+                f"folder is complete: `dlrun mlflow sync {run_dir}` uploads it"
+            ]
+        )
+
+
+def fixed_run_dir(run_dir: Path | None, resume: Path | None) -> Path | None:
+    """`--run-dir`, checked before anything loads: a missing or empty folder, or (with
+    `--resume`) the run being resumed, which then needs nothing more."""
+    from dlrun import runs
+    from dlrun.core.errors import OutputError
+
+    if run_dir is None:
+        return None
+    if resume is not None:
+        if run_dir.resolve() != resume.resolve():
+            raise OutputError(
+                f"--run-dir {run_dir} is not the run --resume continues ({resume})",
+                fix=f"dlrun train --resume {resume}  (a resumed run stays in its folder)",
+            )
+        return None
+    runs.require_empty_run_dir(run_dir)
+    return run_dir
 
 
 def reused_run(experiment: Any, output_dir: Path | None, quiet: bool, as_json: bool) -> Any:

@@ -118,6 +118,28 @@ class _BoundedLoader(yaml.SafeLoader):
         return node
 
 
+_YAML_TAG = "tag:yaml.org,2002:"
+_NOT_PLAIN_TAGS = ("binary", "set", "omap", "pairs", "timestamp")
+"""Tags SafeLoader builds that are not plain data (bytes, sets, ordered pairs, datetimes)."""
+
+
+def _refuse_tag(loader: _BoundedLoader, node: Node) -> Any:
+    raise _Refused(
+        f"the tag {_short_tag(node.tag)} is not allowed",
+        f"a config holds plain data ({PLAIN_DATA}); remove the tag, or quote the value",
+        node.start_mark,
+    )
+
+
+for _tag in _NOT_PLAIN_TAGS:
+    _BoundedLoader.add_constructor(f"{_YAML_TAG}{_tag}", _refuse_tag)
+# An unquoted date (`2026-12-01`) stays the text it is, rather than a datetime.
+_BoundedLoader.yaml_implicit_resolvers = {
+    first: [(tag, regex) for tag, regex in resolvers if tag != f"{_YAML_TAG}timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _label(index: Any) -> str | None:
     if isinstance(index, ScalarNode):
         return str(index.value)

@@ -47,7 +47,12 @@ class OptimizerConfig(Params):
     name: str = Field(
         "adam", description="Any Keras optimizer: `sgd`, `rmsprop`, `adagrad`, `adam`, `adamw`, ..."
     )
-    learning_rate: float = Field(0.001, gt=0.0, description="The (initial) learning rate.")
+    learning_rate: float = Field(
+        0.001,
+        gt=0.0,
+        le=10.0,
+        description="The (initial) learning rate; at most 10 (larger rates diverge at once).",
+    )
     schedule: Schedule | None = Field(
         None,
         description="Learning-rate schedule: `{type: exponential, ...}` or `{type: cosine, ...}`.",
@@ -185,6 +190,12 @@ class ReportConfig(Params):
         description="Write TensorBoard logs to the run's tensorboard/ folder "
         "(`tensorboard --logdir outputs`); needs the tensorboard extra "
         '(`pip install -e ".[tensorboard]"` in a clone).',
+    )
+    mlflow: bool | Literal["auto"] = Field(
+        False,
+        description="Mirror the run to an MLflow tracking server as it trains (params, metrics "
+        "per epoch, test metrics, tags, artifacts). auto: when $MLFLOW_TRACKING_URI is set. "
+        "A server that is down never fails the run: `dlrun mlflow sync` uploads it later.",
     )
 
 

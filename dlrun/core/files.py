@@ -21,17 +21,40 @@ def _file_mode() -> int:
 FILE_MODE = _file_mode()
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
+def write_atomic(path: Path, data: str | bytes, *, durable: bool = True) -> None:
+    """`path` holds `data` whole, or its old content: written to a temporary name, then
+    renamed. `durable`: the file and the rename are on disk (fsync of the file, then of its
+    folder) before this returns, so a power loss right after cannot lose or empty it."""
     mode = "wb" if isinstance(data, bytes) else "w"
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.chmod(tmp, FILE_MODE)
         with os.fdopen(handle, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as out:
             out.write(data)
+            if durable:
+                out.flush()
+                os.fsync(out.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    if durable:
+        sync_folder(path.parent)
+
+
+def sync_folder(folder: Path) -> None:
+    """fsync a folder, so the names created or renamed in it survive a power loss (a no-op
+    where folders cannot be opened, as on Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some filesystems refuse fsync on a folder; the file itself is synced
+        pass
+    finally:
+        os.close(fd)
 
 
 def replace_tree(path: Path, fill: Callable[[Path], None]) -> None:

@@ -38,3 +38,15 @@ def spread(values: Iterable[Any]) -> Spread | None:
     mean = math.fsum(numbers) / n
     std = math.sqrt(math.fsum((v - mean) ** 2 for v in numbers) / (n - 1)) if n > 1 else None
     return Spread(mean, std, n)
+
+
+def json_ready(value: Any) -> Any:
+    """`value` with every NaN or infinite float replaced by None, so `json.dumps(...,
+    allow_nan=False)` writes valid JSON (`null`) rather than the bare `NaN` token."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(item) for item in value]
+    return value

@@ -15,11 +15,13 @@ from typing import Any
 import keras
 
 from dlrun import runs
-from dlrun.config import ExperimentConfig, to_yaml
+from dlrun.config import ExperimentConfig, resolved_dict, to_yaml
 from dlrun.experiment import record
 from dlrun.experiment.evaluate import evaluate
+from dlrun.experiment.mlflow_mirror import live_mirror
 from dlrun.experiment.prepare import Prepared, prepare, start_runtime
 from dlrun.experiment.start import open_run
+from dlrun.report import mlflow as report_mlflow
 from dlrun.training import distributed, trainer
 from dlrun.training.outcomes import WorkerOutcome
 from dlrun.training.strategies import Distribution
@@ -48,21 +50,33 @@ def run_experiment(
     config_path: Path | None = None,
     callbacks: list[keras.callbacks.Callback] | None = None,
     resume: Path | None = None,
+    run_dir: Path | None = None,
+    mlflow: bool = False,
 ) -> Outcome:
     """Train, evaluate and record one run. Raises `DlrunError` before the run folder exists for
     bad input (nothing written), `TrainingFailed` after it (the folder says why).
 
     `resume`: a stopped run's folder (checked by `runs.resumable_run`), continued from its
-    backup with its own config, which `config` must be."""
+    backup with its own config, which `config` must be. `run_dir`: write the new run exactly
+    there (a folder that is missing or empty), not in a new folder of the output root."""
     started = time.time()
     # A read-only or full disk fails before training.
-    root = runs.writable_output_root(resume.parent if resume else output_dir)
+    if run_dir is not None and resume is None:
+        runs.require_empty_run_dir(run_dir)
+    root = runs.writable_output_root(
+        resume.parent if resume else run_dir.parent if run_dir else output_dir
+    )
     require_tensorboard(config.report)
+    if report_mlflow.wanted(config.report.mlflow, mlflow):
+        report_mlflow.require_uri()  # a missing address is a user error, before training
     distribution = start_runtime(config)
     distribution.check(config.train, config.report)
     prepared = prepare(config, distribution)
 
     info = record.run_info(config, prepared.splits, command, config_path)
+    info[runs.AUTO_RESOLVED_KEY] = runs.auto_resolutions(
+        resolved_dict(config), resolved_dict(prepared.resolved)
+    )
     if distribution.strategy is not None:
         info["distribute"] = distribution.describe(config.train.batch_size)
     run, start = open_run(
@@ -73,6 +87,7 @@ def run_experiment(
         prepared.splits.spec,
         resume=resume,
         distribution=distribution,
+        run_dir=run_dir,
     )
 
     def train(extra: list[keras.callbacks.Callback], on_epoch_end: Any) -> trainer.TrainingResult:
@@ -85,20 +100,28 @@ def run_experiment(
             lambda: train([], lambda history: None), prepared.model, distribution, start
         )
     model = prepared.model
+    mirror = live_mirror(
+        run, config.name, resolved_dict(prepared.resolved), config.report.mlflow, mlflow
+    )
     try:
         log_dir = run.path / runs.TENSORBOARD_DIR
-        result = train(tensorboard_callbacks(config.report, log_dir), run.write_history)
+        extra = [*tensorboard_callbacks(config.report, log_dir), *([mirror] if mirror else [])]
+        result = train(extra, run.write_history)
         if distribution.multi_worker:  # the chief goes on alone: leave the strategy
             info["distribute"]["weights_sha256"] = distributed.weights_digest(model)
             model = distributed.local_copy(model)
         evaluation = evaluate(config, prepared, model, result, started)
         record.results(run, evaluation, model, save_model=config.report.save_model)
+        if config.report.tensorboard:
+            record.tensorboard_results(run, config, evaluation, root)
     except KeyboardInterrupt as interrupt:
         record.interrupted(run, interrupt)
     except Exception as error:
         record.failed(run, error, multi_worker=distribution.multi_worker)
     distribute = {"distribute": info["distribute"]} if "distribute" in info else {}
     record.completed(run, first_step_unix_time=result.first_step_at, **distribute)
+    if mirror is not None:
+        mirror.finish()
     return RunOutcome(run.path, runs.COMPLETED, evaluation.metrics)
 
 

@@ -37,16 +37,29 @@ def open_run(
     *,
     resume: Path | None,
     distribution: Distribution,
+    run_dir: Path | None = None,
 ) -> tuple[runs.RunFolder | None, Start]:
     """The run folder to write (None for a worker other than the chief) and where training
-    starts."""
+    starts. `run_dir`: the new run's folder itself (`--run-dir`), instead of a new one in `root`
+    (which then keeps its `latest` pointer)."""
     if distribution.cluster is not None:
         return open_job_run(root, config, config_yaml, info, spec, distribution)
     if resume is not None:
         return reopen_run(resume, info)
-    run = runs.RunFolder.create(root, config.name)
+    if run_dir is not None:
+        run = runs.RunFolder.create_at(run_dir)
+    else:
+        run = runs.RunFolder.create(root, config.name)
     run.start(config_yaml, info, spec.to_dict())
+    if run_dir is None:
+        runs.point_latest(latest_root(root), run.path)
     return run, Start(backup_dir=run.backup_dir)
+
+
+def latest_root(root: Path) -> Path:
+    """Where the `latest` pointer of a run created in `root` lives: the output root, which for
+    a sweep's or study's member is the folder above it."""
+    return root.parent if runs.is_sweep_folder(root) else root
 
 
 def reopen_run(
@@ -62,7 +75,7 @@ def reopen_run(
             expected=f"data with the fingerprint the run recorded ({recorded})",
             fix="restore the data the run trained on, or train the config again",
         )
-    epoch = backup.settle(run.backup_dir) if epoch is None else epoch
+    epoch = _settled_backup(run.backup_dir) if epoch is None else epoch
     rows = runs.history_rows(path, epoch)
     if len(rows) < epoch:
         raise DataError(
@@ -72,6 +85,20 @@ def reopen_run(
         )
     run.restart(epoch, pd.DataFrame(rows), command=info.get("command"))
     return run, Start(epoch, rows, run.backup_dir)
+
+
+def _settled_backup(folder: Path) -> int:
+    """The epochs `--resume` continues after; a damaged backup is an error, never a silent
+    restart from epoch 0."""
+    try:
+        return backup.settle(folder, strict=True)
+    except backup.DamagedBackup as damage:
+        run = folder.parent
+        raise DataError(
+            f"{folder}: the backup is damaged: {damage}",
+            fix=f"restore {folder} from a copy, or train the run again from epoch 0 in its own "
+            f"folder: dlrun train --resume {run} --from-scratch",
+        ) from None
 
 
 def open_job_run(
@@ -111,4 +138,5 @@ def open_job_run(
         return reopen_run(found, info, epoch)
     run = runs.RunFolder.create(root, config.name)
     run.start(config_yaml, info, spec.to_dict())
+    runs.point_latest(latest_root(root), run.path)
     return run, Start(backup_dir=run.backup_dir)

@@ -28,6 +28,7 @@ from dlrun.data import Split, Splits, load_splits
 from dlrun.inference.inputs import read_examples
 from dlrun.inference.saved import SavedRun
 from dlrun.report import diagnostics
+from dlrun.runs.folder import check_writable
 from dlrun.training import environment
 
 SPLITS = ("train", "validation", "test", "all")
@@ -77,6 +78,8 @@ def evaluate(
     """Evaluate the run's model; `split` defaults to test (own data) or all (other data)."""
     if split is not None and split not in SPLITS:
         raise DlrunError(f"--split: unknown split '{split}'", expected=", ".join(SPLITS))
+    if save:  # a read-only run folder fails now, not after the evaluation
+        check_writable(saved.path / runs.EVALUATIONS_DIR)
     config_data, described = _data_to_evaluate(saved, data)
     if config_data == saved.config.data or config_data.source not in READABLE_WHOLE:
         evaluation = _evaluate_split(saved, config_data, described, split or "test")

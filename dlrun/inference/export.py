@@ -21,6 +21,7 @@ from dlrun import runs
 from dlrun.core import files
 from dlrun.core.errors import DlrunError
 from dlrun.inference.saved import SavedRun
+from dlrun.runs.folder import check_writable, writing
 from dlrun.training.environment import native_stderr_silenced
 
 if TYPE_CHECKING:
@@ -46,18 +47,22 @@ def export(saved: SavedRun, fmt: str, out: Path | None = None) -> Exported:
     """Write the export; where it went, and what a user of it should know."""
     if fmt not in FORMATS:
         raise ExportError(f"--format: unknown format '{fmt}'", expected=", ".join(FORMATS))
+    target = out or saved.path / runs.EXPORT_DIR / (
+        SAVEDMODEL_DIR if fmt == "savedmodel" else TFLITE_FILE
+    )
+    check_writable(target.parent)  # a read-only run folder fails before the model is loaded
     model = saved.load_model()
     if fmt == "savedmodel":
-        target = out or saved.path / runs.EXPORT_DIR / SAVEDMODEL_DIR
         _refuse_to_replace_other_folders(target)
-        files.replace_tree(target, lambda folder: _save(model, folder))
+        with writing(target):
+            files.replace_tree(target, lambda folder: _save(model, folder))
         return Exported(target, [])
-    target = out or saved.path / runs.EXPORT_DIR / TFLITE_FILE
     if target.is_dir():
         raise ExportError(f"--out {target} is a folder", fix="give a file name, e.g. model.tflite")
     content, notes = tflite_bytes(model)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    files.write_atomic(target, content)
+    with writing(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        files.write_atomic(target, content)
     return Exported(target, notes)
 
 

@@ -6,6 +6,10 @@ from pydantic import Field
 
 from dlrun.core.params import Params
 
+MAX_EMBEDDING = 16_384
+"""The widest embedding a config may ask for: wider ones (a typo'd `546503`) run out of memory
+when the model is built, long after validation said yes."""
+
 
 class ModelParams(Params):
     """Params every model accepts."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, PositiveInt
 
 from dlrun.data.base import DataSpec
-from dlrun.models.base import RegularizedParams
+from dlrun.models.base import MAX_EMBEDDING, RegularizedParams
 from dlrun.models.heads import apply_head
 from dlrun.models.inputs import model_input, require, vocabulary_size
 from dlrun.models.registry import models
@@ -28,7 +28,9 @@ class LSTMParams(RegularizedParams):
     dropout: float = Field(
         0.0, ge=0.0, lt=1.0, description="Dropout on the inputs of each recurrent layer."
     )
-    embedding_dim: PositiveInt = Field(64, description="Token embedding width (text only).")
+    embedding_dim: PositiveInt = Field(
+        64, le=MAX_EMBEDDING, description="Token embedding width (text only; at most 16384)."
+    )
     recurrent_dropout: float = Field(
         0.0,
         ge=0.0,

@@ -44,6 +44,12 @@ class SequentialParams(ModelParams):
                     f"item {index} names {len(layer)} layer classes ({', '.join(layer)}); "
                     "write one `ClassName: {arguments}` per item"
                 )
+            if isinstance(layer, dict):
+                name, arguments = next(iter(layer.items()))
+                for key, value in (arguments or {}).items():
+                    problem = _argument_problem(key, value)
+                    if problem:
+                        raise ValueError(f"{problem} for item {index} ({name}) argument {key}")
         return layers
 
     def layer_names(self) -> list[str]:
@@ -51,6 +57,43 @@ class SequentialParams(ModelParams):
 
     def fast_with_xla(self) -> bool:
         return set(self.layer_names()) <= XLA_FRIENDLY_LAYERS
+
+
+# Keras layer arguments that are numbers (a YAML `true` would pass as 1 in Python), and the
+# bounds validation can check without building the layer.
+_RATES = {"rate", "dropout", "recurrent_dropout", "momentum"}
+_WIDTHS = {"units", "filters", "output_dim", "num_heads", "key_dim", "input_dim"}
+_POSITIVE = {"epsilon"}
+_NOT_NEGATIVE = {"stddev", "l1", "l2", "negative_slope"}
+_SHAPES = {"kernel_size", "strides", "pool_size", "dilation_rate", "size", "cropping", "axis"}
+_OPTIONAL = {"max_value", "threshold", "value_dim", "alpha", "axis"}
+_NUMBERS = _RATES | _WIDTHS | _POSITIVE | _NOT_NEGATIVE | _SHAPES | _OPTIONAL
+MAX_WIDTH = 1_000_000
+
+
+def _argument_problem(key: str, value: Any) -> str | None:
+    """Why a layer argument dlrun knows to be numeric is not acceptable, or None."""
+    if key not in _NUMBERS or (value is None and key in _OPTIONAL):
+        return None
+    values = value if isinstance(value, list) and key in _SHAPES else [value]
+    if not values or not all(_is_number(item) for item in values):
+        kind = "a number or a list of numbers" if key in _SHAPES else "a number"
+        return f"{kind}, not {value!r} (true and false are not numbers here),"
+    if key in _RATES and any(not 0 <= item < 1 for item in values):
+        return f"a rate from 0 up to (not including) 1, not {value!r},"
+    if key in _WIDTHS and any(
+        not isinstance(item, int) or not 0 < item <= MAX_WIDTH for item in values
+    ):
+        return f"a whole number from 1 to {MAX_WIDTH:,}, not {value!r},"
+    if key in _POSITIVE and any(item <= 0 for item in values):
+        return f"a number above 0, not {value!r},"
+    if key in _NOT_NEGATIVE and any(item < 0 for item in values):
+        return f"a number of at least 0, not {value!r},"
+    return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
 
 
 # Layers of dense nets, which XLA compiles well on a CPU (see ModelParams.fast_with_xla).

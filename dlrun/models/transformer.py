@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, PositiveInt, model_validator
 
 from dlrun.data.base import DataSpec
-from dlrun.models.base import RegularizedParams
+from dlrun.models.base import MAX_EMBEDDING, RegularizedParams
 from dlrun.models.heads import apply_head
 from dlrun.models.inputs import model_input, require, vocabulary_size
 from dlrun.models.registry import models
@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 class TransformerParams(RegularizedParams):
     type: Literal["transformer"] = "transformer"
-    embed_dim: PositiveInt = Field(64, description="Width of token and position embeddings.")
+    embed_dim: PositiveInt = Field(
+        64, le=MAX_EMBEDDING, description="Width of token and position embeddings (at most 16384)."
+    )
     num_heads: PositiveInt = Field(4, description="Attention heads; must divide `embed_dim`.")
     ff_dim: PositiveInt = Field(128, description="Hidden width of each feed-forward network.")
     num_blocks: PositiveInt = Field(2, description="Encoder blocks.")

@@ -13,6 +13,7 @@ import json
 from typing import Literal
 
 from dlrun.analysis.grid import ABSENT, Grid, cell_text
+from dlrun.core.numbers import json_ready
 
 Format = Literal["table", "markdown", "csv", "json"]
 FORMATS: tuple[str, ...] = ("table", "markdown", "csv", "json")
@@ -61,7 +62,8 @@ def to_csv(grid: Grid) -> str:
 
 def to_json(grid: Grid) -> str:
     """A JSON list with one object per row, keyed by column; values as read from the run."""
-    return json.dumps(grid.records(), indent=2, default=str) + "\n"
+    records = json_ready(grid.records())  # NaN as null: valid JSON
+    return json.dumps(records, indent=2, default=str, allow_nan=False) + "\n"
 
 
 _ANSI = {

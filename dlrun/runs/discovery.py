@@ -21,8 +21,9 @@ def is_run_folder(path: Path) -> bool:
 
 
 def is_sweep_folder(path: Path) -> bool:
-    """A folder `dlrun sweep` made: its members' run folders sit inside, beside `sweep.json`."""
-    return (path / names.SWEEP_FILE).is_file()
+    """A folder `dlrun sweep` (or `dlrun tune`) made: its members' run folders sit inside,
+    beside `sweep.json` (`study.json`)."""
+    return any((path / name).is_file() for name in names.GROUP_FILES)
 
 
 def _child_run_folders(folder: Path, *, into_sweeps: bool = True) -> Iterator[Path]:
@@ -33,12 +34,14 @@ def _child_run_folders(folder: Path, *, into_sweeps: bool = True) -> Iterator[Pa
     except OSError as error:
         raise RunStoreError(f"cannot read the folder {folder}: {error.strerror}") from None
     for entry in entries:
-        if entry.name.startswith(".") or not entry.is_dir():
+        if entry.name.startswith(".") or entry.name == names.LATEST_POINTER or not entry.is_dir():
             continue
         child = Path(entry.path)
         if any(os.path.isfile(os.path.join(entry.path, name)) for name in names.MARKER_FILES):
             yield child
-        elif into_sweeps and os.path.isfile(os.path.join(entry.path, names.SWEEP_FILE)):
+        elif into_sweeps and any(
+            os.path.isfile(os.path.join(entry.path, name)) for name in names.GROUP_FILES
+        ):
             yield from _child_run_folders(child, into_sweeps=False)
 
 
@@ -83,7 +86,10 @@ def run_folders(paths: Iterable[Path], *, default_root: Path) -> list[Path]:
 
 def find_by_id(text: str, root: Path) -> Path:
     """A run named by its id or folder name (`dlrun diff 3f2a1c 9b07de`), searched in the output
-    root; the path itself when it does not look like one (the caller then reports it missing)."""
+    root; the path itself when it does not look like one (the caller then reports it missing).
+    `latest` is the newest run created in the root (its `latest` pointer)."""
+    if text == names.LATEST_POINTER and not Path(text).exists():
+        return latest_run(root)
     if os.sep in text or "/" in text or not root.is_dir():
         return Path(text)
     hits = sorted(
@@ -92,7 +98,8 @@ def find_by_id(text: str, root: Path) -> Path:
         if child.name == text or child.name.endswith(f"-{text}")
     ) or sorted(  # a sweep's id or folder name stands for its members
         child
-        for child in root.glob(f"*-{names.SWEEP_PREFIX}*")
+        for prefix in (names.SWEEP_PREFIX, names.STUDY_PREFIX)
+        for child in root.glob(f"*-{prefix}*")
         if (child.name == text or child.name.endswith(f"-{text}")) and is_sweep_folder(child)
     )
     if len(hits) > 1:
@@ -102,6 +109,19 @@ def find_by_id(text: str, root: Path) -> Path:
             fix="give the run folder's path",
         )
     return hits[0] if hits else Path(text)
+
+
+def study_folders(root: Path) -> list[Path]:
+    """The study folders (`dlrun tune`) directly in the output root, oldest first."""
+    if not root.is_dir():
+        return []
+    pattern = f"*-{names.STUDY_PREFIX}*"
+    return sorted(p for p in root.glob(pattern) if (p / names.STUDY_FILE).is_file())
+
+
+def read_study(folder: Path) -> dict[str, Any]:
+    """A study folder's `study.json` ({} when it cannot be read)."""
+    return read_json_object(folder / names.STUDY_FILE, []) or {}
 
 
 def run_infos(root: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
@@ -197,16 +217,17 @@ def resumable_run(path: Path, *, default_root: Path) -> Run:
     """The run `--resume` names, checked before anything loads: one that stopped before it
     completed (interrupted, failed, or crashed), whose process is gone."""
     run = load_one(path, default_root=default_root)
-    if run.status == names.COMPLETED:
+    if run.status in (names.COMPLETED, names.PRUNED):
         raise RunStoreError(
-            f"{run.path}: the run completed, so there is nothing to resume",
+            f"{run.path}: the run {run.status}, so there is nothing to resume",
             fix="train it again (`dlrun train CONFIG`) for a new run, or pick a run that stopped "
             "early (`dlrun runs --filter \"status != 'completed'\"`)",
         )
     if run.status == names.RUNNING:
+        who = run.holder.describe() if run.holder else f"process {run.info.get('pid')}"
         raise RunStoreError(
-            f"{run.path}: the run is still training (process {run.info.get('pid')} is alive)",
-            fix="wait for it, or stop it first (Ctrl-C or `kill PID`), then resume",
+            f"{run.path}: the run is still training ({who} holds it)",
+            fix="wait for it, or stop that process first (Ctrl-C in its terminal), then resume",
         )
     if (
         run.status in (names.INCOMPLETE, names.UNREADABLE)
@@ -231,3 +252,23 @@ def unfinished_job_run(root: Path, job_id: str) -> Path | None:
         and info.get("status") != names.COMPLETED
     ]
     return max(found, key=lambda path: path.name) if found else None
+
+
+def latest_run(root: Path) -> Path:
+    """The run the output root's `latest` pointer names: a symlink, or a file holding the run
+    folder's path relative to the root."""
+    pointer = root / names.LATEST_POINTER
+    target: Path | None = None
+    if pointer.is_symlink():
+        target = root / os.readlink(pointer)
+    elif pointer.is_file():
+        text = pointer.read_text(encoding="utf-8").strip()
+        target = root / text if text else None
+    if target is None or not is_run_folder(target):
+        raise RunStoreError(
+            f"no latest run in {root}"
+            + (f": its {names.LATEST_POINTER} pointer names {target}, gone" if target else ""),
+            fix="train one (`dlrun train CONFIG`), or name a run by its folder or id "
+            "(`dlrun runs` lists them)",
+        )
+    return target

@@ -21,6 +21,14 @@ A sweep (`dlrun sweep`) is a folder of run folders beside its record:
         sweep.json     the grid, the seeds and each member's overrides, status and run folder
         <YYYYmmdd-HHMMSS>-<name>-<id>/   one ordinary run folder per member
 
+A study (`dlrun tune`) is the same, with its record and Optuna's storage beside the trials:
+
+    outputs/<YYYYmmdd-HHMMSS>-tune-<name>-<id>/
+        study.json     the space, the objective and each trial's values, state and run folder
+        study.db       the Optuna study (SQLite), unless --storage named another
+        best.yaml      the best trial's complete config; *.png the study's plots
+        <YYYYmmdd-HHMMSS>-<name>-<id>/   one ordinary run folder per trial
+
 Every file is written to a temporary name and renamed, so a reader never sees half a file.
 """
 
@@ -51,7 +59,16 @@ EVALUATIONS_DIR = "evaluations"
 EXPORT_DIR = "export"
 BACKUP_DIR = "backup"
 SWEEP_FILE = "sweep.json"
+LOCK_FILE = ".lock"
+"""Held (flock) by the process training in the folder: `dlrun.runs.lock`."""
 SWEEP_PREFIX = "sweep-"
+LATEST_POINTER = "latest"
+"""In an output root: a symlink to the newest run created there (a text file naming it where
+symlinks are not allowed). `latest` is also a run id."""
+STUDY_FILE = "study.json"
+STUDY_PREFIX = "tune-"
+GROUP_FILES = (SWEEP_FILE, STUDY_FILE)
+"""A folder holding one of these is a folder of runs (a sweep or a study), not a run."""
 
 RUNNING, COMPLETED, FAILED, INTERRUPTED = "running", "completed", "failed", "interrupted"
 
@@ -62,9 +79,13 @@ INCOMPLETE = "incomplete"
 """The folder has some run files but no `run.json` (copied partly, or caught while starting)."""
 UNREADABLE = "unreadable"
 """`run.json` exists but is not a JSON object."""
+PRUNED = "pruned"
+"""A `dlrun tune` trial its pruner stopped early: trained, evaluated and saved like a completed
+run, on fewer epochs (its history kept)."""
 
 STATUSES = (
     COMPLETED,
+    PRUNED,
     FAILED,
     INTERRUPTED,
     RUNNING,

@@ -13,28 +13,20 @@ TensorFlow.
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from dlrun.core.errors import DlrunError
 from dlrun.core.numbers import is_number
-from dlrun.runs import names
+from dlrun.runs import lock, names
+from dlrun.runs.parse import first_line, read_json_object, read_yaml_mapping
 
 if TYPE_CHECKING:
     pass
-
-try:
-    _YamlLoader: type = yaml.CSafeLoader
-except AttributeError:  # PyYAML built without libyaml: slower, same result
-    _YamlLoader = yaml.SafeLoader
 
 # Run fields shown as columns and usable in filters and sorts, besides metrics and config keys.
 RUN_FIELDS = ("id", "name", "status", "started", "duration", "model", "dataset", "path")
@@ -57,6 +49,8 @@ class Run:
     metrics: dict[str, Any] = field(default_factory=dict)
     status: str = names.INCOMPLETE
     problems: list[str] = field(default_factory=list)
+    holder: Any = None
+    """The `lock.Holder` of a running run (the process training in it), else None."""
 
     @property
     def id(self) -> str:
@@ -230,79 +224,107 @@ def pid_alive(pid: Any) -> bool:
     return True
 
 
-class _Unparsable(ValueError):
-    """A run file's text is not valid JSON or YAML; the message says where."""
+# run.json fields readers rely on, and the types they must have; another type is a problem
+# named on the run, and the field is dropped (as if absent).
+_INFO_TYPES: dict[str, tuple[type, ...]] = {
+    "id": (str,),
+    "name": (str,),
+    "status": (str,),
+    "started_at": (str,),
+    "ended_at": (str, type(None)),
+    "duration_s": (int, float, type(None)),
+    "pid": (int, type(None)),
+    "model_type": (str, type(None)),
+    "data_source": (str, type(None)),
+    "group_hash": (str, type(None)),
+    "config_hash": (str, type(None)),
+    "resumes": (list,),
+}
 
 
-def _parse_json(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise _Unparsable(f"not valid JSON ({error.msg} at line {error.lineno})") from None
-
-
-def _parse_yaml(text: str) -> Any:
-    try:
-        return yaml.load(text, Loader=_YamlLoader)  # a safe loader, C or Python
-    except yaml.YAMLError as error:
-        where = getattr(error, "problem_mark", None)
-        line = f" at line {where.line + 1}" if where else ""
-        raise _Unparsable(f"not valid YAML{line}") from None
-
-
-def _read_mapping(
-    path: Path, problems: list[str], parse: Callable[[str], Any], expected: str
-) -> dict[str, Any] | None:
-    """The file's mapping; None when missing; {} plus a named problem when unreadable."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as error:
-        problems.append(f"{path}: cannot be read ({error})")
-        return {}
-    try:
-        data = parse(text)
-    except _Unparsable as error:
-        problems.append(f"{path}: {error}, ignored")
-        return {}
-    if not isinstance(data, dict):
-        problems.append(f"{path}: expected {expected}, found {type(data).__name__}, ignored")
-        return {}
-    return data
-
-
-def read_json_object(path: Path, problems: list[str]) -> dict[str, Any] | None:
-    return _read_mapping(path, problems, _parse_json, "a JSON object")
-
-
-def _read_yaml_mapping(path: Path, problems: list[str]) -> dict[str, Any] | None:
-    return _read_mapping(path, problems, _parse_yaml, "a mapping")
+def _checked_info(path: Path, info: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    for key, types in _INFO_TYPES.items():
+        value = info.get(key, MISSING)
+        if value is MISSING:
+            continue
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            problems.append(
+                f"{path}: {key} is {type(value).__name__}, expected "
+                + " or ".join("null" if t is type(None) else t.__name__ for t in types)
+                + ", ignored"
+            )
+            del info[key]
+    return info
 
 
 def read_run(path: Path) -> Run:
-    """One run folder, whatever state it is in. Never raises for a broken file."""
+    """One run folder, whatever state it is in. Never raises for a broken file: whatever goes
+    wrong reading it makes the run `unreadable`, with the reason in `problems`."""
     run = Run(path)
+    try:
+        _fill(run)
+    except Exception as error:
+        run.info, run.config, run.metrics = {}, {}, {}
+        run.status = names.UNREADABLE
+        run.problems.append(f"{path}: cannot be read ({first_line(error)})")
+    return run
+
+
+def _fill(run: Run) -> None:
+    path = run.path
     info = read_json_object(path / names.RUN_FILE, run.problems)
     mirrored = info.pop(names.CONFIG_MIRROR_KEY, None) if info else None
     run.config = (
         mirrored
         if isinstance(mirrored, dict)  # runs written before the mirror have only config.yaml
-        else _read_yaml_mapping(path / names.CONFIG_FILE, run.problems) or {}
+        else read_yaml_mapping(path / names.CONFIG_FILE, run.problems) or {}
     )
     metrics = read_json_object(path / names.METRICS_FILE, run.problems)
     run.metrics = metrics or {}
     if info is None:
-        run.status = names.INCOMPLETE
-        run.problems.append(f"{path / names.RUN_FILE}: missing (the run never started properly)")
+        run.status = _unstarted_status(run)
     elif not info:
         run.status = names.UNREADABLE
     else:
-        run.info = info
-        status = str(info.get("status") or names.INCOMPLETE)
-        if status == names.RUNNING and not pid_alive(info.get("pid")):
+        run.info = _checked_info(path / names.RUN_FILE, info, run.problems)
+        status = str(run.info.get("status") or names.INCOMPLETE)
+        if status not in names.STATUSES:
+            run.problems.append(
+                f"{path / names.RUN_FILE}: unknown status {status!r}, "
+                f"expected one of {', '.join(names.STATUSES)}"
+            )
+            status = names.UNREADABLE
+        elif status == names.RUNNING and not _alive(run, run.info.get("pid")):
             status = names.CRASHED
         run.status = status
     if run.status == names.COMPLETED and metrics is None:
         run.problems.append(f"{path / names.METRICS_FILE}: missing although the run completed")
-    return run
+
+
+def _alive(run: Run, pid: Any) -> bool:
+    """Whether the process training in the run still lives: its lock is held (a pid may have
+    been reused by now), or, for runs written before dlrun locked them, its pid exists."""
+    found = lock.holder(run.path)
+    if found is lock.NO_LOCK:
+        return pid_alive(pid)
+    run.holder = found
+    return found is not None
+
+
+def _unstarted_status(run: Run) -> str:
+    """A folder without `run.json`: starting (its process holds the lock), crashed (killed
+    while it started: the lock is there but nobody holds it), or incomplete (copied partly)."""
+    found = lock.holder(run.path)
+    if found is lock.NO_LOCK:
+        run.problems.append(
+            f"{run.path / names.RUN_FILE}: missing (the run never started properly)"
+        )
+        return names.INCOMPLETE
+    if found is not None:
+        run.holder = found
+        return names.RUNNING
+    run.problems.append(
+        f"{run.path / names.RUN_FILE}: missing: its process was killed while the run started "
+        "(`dlrun runs --clean` removes it)"
+    )
+    return names.CRASHED

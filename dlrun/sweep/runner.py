@@ -273,19 +273,30 @@ class _Child:
     started: float
 
 
-def _start(sweep: Sweep, member: Member) -> _Child:
+def _start(sweep: Sweep, member: Member, env: dict[str, str] | None = None) -> _Child:
+    """Start the member's `dlrun train` process (`env`: variables it gets besides ours)."""
     # Files, not pipes: a member's output cannot fill a pipe and stall it. `_read` closes them.
     stdout = tempfile.TemporaryFile()  # noqa: SIM115
     stderr = tempfile.TemporaryFile()  # noqa: SIM115
+    inherited = {key: value for key, value in os.environ.items() if key not in NOT_PASSED_ON}
     process = subprocess.Popen(
         _train_command(sweep, member),
         stdout=stdout,
         stderr=stderr,
         stdin=subprocess.DEVNULL,
-        env={key: value for key, value in os.environ.items() if key not in NOT_PASSED_ON},
+        env={**inherited, **(env or {})},
         start_new_session=True,  # Ctrl-C reaches the sweep alone, which stops each member once
+        # SIGTERM when the sweep dies, even by SIGKILL (Linux): no orphan trains on unseen,
+        # and the member marks its run interrupted.
+        preexec_fn=_die_with_parent if os.name == "posix" else None,
     )
     return _Child(member, process, stdout, stderr, time.monotonic())
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    from dlrun.training.supervise import _prepare_child
+
+    _prepare_child()  # PR_SET_PDEATHSIG: SIGTERM, as a supervised worker gets
 
 
 def _read(handle: IO[bytes]) -> str:

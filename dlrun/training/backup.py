@@ -32,6 +32,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from dlrun.core.files import sync_folder
+
 # Keras's own file names (keras/src/callbacks/backup_and_restore.py).
 WEIGHTS_FILE = "latest.weights.h5"
 METADATA_FILE = "training_metadata.json"
@@ -81,22 +83,74 @@ def _use_previous_pair(folder: Path) -> None:
 
 
 def _write_commit(folder: Path, commit: dict[str, Any]) -> None:
+    """`commit.json`, durable: Keras's files it names are fsynced first, then the commit and
+    the folder, so after a power loss the commit never names weights that are not on disk."""
+    for name in (WEIGHTS_FILE, METADATA_FILE):
+        _fsync_file(folder / name)
     tmp = folder / f".{COMMIT_FILE}.tmp"
-    tmp.write_text(json.dumps(commit), encoding="utf-8")
+    with tmp.open("w", encoding="utf-8") as out:
+        out.write(json.dumps(commit))
+        out.flush()
+        os.fsync(out.fileno())
     os.replace(tmp, folder / COMMIT_FILE)
+    sync_folder(folder)
 
 
-def settle(folder: Path) -> int:
+def _fsync_file(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class DamagedBackup(ValueError):
+    """A backup was committed but its files no longer match the commit (edited, truncated,
+    deleted in part): resuming would silently start again from epoch 0."""
+
+
+def settle(folder: Path, *, strict: bool = False) -> int:
     """Make Keras's current files those of the last commit; the epochs they hold (0: no usable
-    backup, and the folder is removed so training starts from scratch)."""
+    backup, and the folder is removed so training starts from scratch).
+
+    `strict` (`--resume`): a backup that was committed but is damaged raises `DamagedBackup`
+    naming what is wrong, rather than being removed; a folder without a commit (killed before
+    its first epoch finished) still counts as no backup."""
     commit = read_commit(folder)
     if _pair_matches(folder, "", commit):
         return int(commit["epoch"])  # type: ignore[index]
     if _pair_matches(folder, PREVIOUS_SUFFIX, commit):  # killed while Keras saved
         _use_previous_pair(folder)
         return int(commit["epoch"])  # type: ignore[index]
+    if strict:
+        damage = _damage(folder, commit)
+        if damage:
+            raise DamagedBackup(damage)
     shutil.rmtree(folder, ignore_errors=True)
     return 0
+
+
+def _damage(folder: Path, commit: dict[str, Any] | None) -> str | None:
+    """What is wrong with a backup whose files match no commit; None when nothing was ever
+    committed (no epoch finished, so nothing is lost by starting again)."""
+    if not (folder / COMMIT_FILE).exists():
+        return None
+    if commit is None:
+        return f"{folder / COMMIT_FILE} is not a valid backup commit"
+    epoch = commit["epoch"]
+    for suffix in ("", PREVIOUS_SUFFIX):
+        weights, metadata = folder / f"{WEIGHTS_FILE}{suffix}", folder / f"{METADATA_FILE}{suffix}"
+        if _keras_epoch(metadata) == epoch:
+            return f"{weights} does not match the weights committed for epoch {epoch}"
+    return (
+        f"neither {folder / METADATA_FILE} nor its {PREVIOUS_SUFFIX} copy is of epoch {epoch}, "
+        f"the epoch {folder / COMMIT_FILE} records"
+    )
 
 
 def backup_epoch(folder: Path) -> int:

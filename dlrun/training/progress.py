@@ -1,4 +1,7 @@
-"""A progress bar per epoch and one summary line per finished epoch, drawn with rich."""
+"""A progress bar per epoch and one summary line per finished epoch, drawn with rich.
+
+Not a terminal (a CI log, a file, a pipe): no bar, and each finished epoch is one plain line,
+never wrapped, with no blank lines between."""
 
 from __future__ import annotations
 
@@ -22,6 +25,8 @@ class RichProgress(keras.callbacks.Callback):
         self.task = None
 
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        if not self.console.is_terminal:
+            return
         epochs, steps = self.params.get("epochs"), self.params.get("steps")
         self.progress = Progress(
             TextColumn(f"epoch {epoch + 1}/{epochs}"),
@@ -43,9 +48,12 @@ class RichProgress(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         self._stop()
-        self.console.print(
-            f"epoch {epoch + 1}/{self.params.get('epochs')}  {format_logs(logs or {})}"
-        )
+        line = f"epoch {epoch + 1}/{self.params.get('epochs')}  {format_logs(logs or {})}"
+        if self.console.is_terminal:
+            self.console.print(line, soft_wrap=True)
+        else:
+            self.console.file.write(line + "\n")
+            self.console.file.flush()
 
     def on_train_end(self, logs=None) -> None:
         self._stop()

@@ -37,7 +37,7 @@ def train(config: Path, *args: str) -> object:
 
 
 def only_run(output_dir: Path) -> Path:
-    [folder] = list(output_dir.iterdir())
+    [folder] = [p for p in output_dir.iterdir() if p.name != "latest"]
     return folder
 
 

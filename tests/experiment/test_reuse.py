@@ -44,16 +44,58 @@ def test_the_config_hash_changes_with_any_value_and_the_group_hash_ignores_only_
         "seed": load_config(path, ["seed=6"]),
         "epochs": load_config(path, ["train.epochs=2"]),
         "default written out": load_config(path, ["train.batch_size=64"]),
-        "report": load_config(path, ["report.plots=true"]),
+        "report": load_config(path, ["report.save_model=true"]),
         "name": load_config(path, ["name=other"]),
+        "output only": load_config(path, ["report.plots=true", "report.tensorboard=true"]),
     }
 
     assert config_hash(variants["default written out"]) == config_hash(base)
+    assert config_hash(variants["output only"]) == config_hash(base)
     for what in ("seed", "epochs", "report", "name"):
         assert config_hash(variants[what]) != config_hash(base), what
     assert group_hash(variants["seed"]) == group_hash(base)
     assert group_hash(variants["epochs"]) != group_hash(base)
     assert len(config_hash(base)) == 16
+
+
+def checkout(root: Path, table: Path) -> Path:
+    """The config and its data copied into a folder of their own, as a second clone would be."""
+    (root / "data").mkdir(parents=True)
+    (root / "data" / table.name).write_bytes(table.read_bytes())
+    return write_config(
+        root,
+        f"""
+name: reuse
+seed: 5
+data: {{source: csv, path: data/{table.name}, target: y, features: [a, b]}}
+model: {{type: mlp, units: [4]}}
+train: {{epochs: 1, batch_size: 64}}
+report: {{plots: false, save_model: false}}
+""",
+    )
+
+
+def test_the_same_config_and_data_in_two_checkouts_have_one_config_hash(tmp_path, tiny_table):
+    first = load_config(checkout(tmp_path / "clone-a" / "deep", tiny_table))
+    second = load_config(checkout(tmp_path / "elsewhere", tiny_table))
+    assert first.data.path != second.data.path  # the paths differ, absolute
+    assert config_hash(first) == config_hash(second)
+    assert group_hash(first) == group_hash(second)
+    assert data_fingerprint(first) == data_fingerprint(second)
+
+    # Another data file under the same name keeps the hash, not the fingerprint.
+    table = pd.read_csv(second.data.path)
+    table.loc[0, "a"] += 1.0
+    table.to_csv(second.data.path, index=False)
+    assert config_hash(load_config(checkout(tmp_path / "third", tiny_table))) == config_hash(first)
+    assert data_fingerprint(second) != data_fingerprint(first)
+
+
+def test_skip_existing_finds_a_run_trained_from_another_checkout(tmp_path, tiny_table, output_dir):
+    first = train_json(str(checkout(tmp_path / "clone-a", tiny_table)), "--skip-existing")
+    again = train_json(str(checkout(tmp_path / "clone-b", tiny_table)), "--skip-existing")
+    assert first["reused"] is False
+    assert again["reused"] is True and again["run_dir"] == first["run_dir"]
 
 
 def train_json(*args: str) -> dict:
@@ -73,7 +115,7 @@ def test_skip_existing_reuses_a_completed_run_until_the_config_or_the_data_chang
     assert again["reused"] is True
     assert again["run_dir"] == first["run_dir"]
     assert again["metrics"] == first["metrics"]
-    assert len(list(output_dir.iterdir())) == 1  # nothing new was written
+    assert len(list(output_dir.iterdir())) == 2  # nothing new was written (a run, latest)
 
     # Without the flag a run always trains.
     assert train_json(config)["run_dir"] != first["run_dir"]
@@ -95,7 +137,7 @@ def test_skip_existing_reuses_a_completed_run_until_the_config_or_the_data_chang
     assert info["config_hash"] == renewed["config_hash"]
     assert info["group_hash"] == renewed["group_hash"]
     assert info["data_fingerprint"] != renewed["data_fingerprint"]
-    assert len(list(output_dir.iterdir())) == 4
+    assert len(list(output_dir.iterdir())) == 5  # and latest
 
 
 def test_a_reused_run_is_reported_like_a_trained_one_without_importing_tensorflow(

@@ -195,7 +195,7 @@ def test_early_stopping_keeps_the_best_epoch_and_reports_it(tmp_path, tiny_table
 def test_a_diverging_run_is_marked_failed_with_advice(tmp_path, tiny_table, output_dir):
     config = load_config(
         table_config(tmp_path, tiny_table, "y"),
-        ["train.optimizer.learning_rate=1e30", "train.epochs=50"],
+        ["train.optimizer.name=sgd", "train.optimizer.learning_rate=10", "train.epochs=50"],
     )
     with pytest.raises(TrainingFailed, match="learning_rate") as error:
         run_experiment(config)

@@ -108,7 +108,7 @@ def test_a_run_name_cannot_leave_the_output_folder(tmp_path, tiny_images, output
     assert result.exit_code == 0, result.output
     run_dir = Path(json.loads(result.stdout)["run_dir"])
     assert run_dir.parent == output_dir
-    assert [p.name for p in output_dir.iterdir()] == [run_dir.name]
+    assert sorted(p.name for p in output_dir.iterdir()) == sorted([run_dir.name, "latest"])
     assert not any(c in run_dir.name for c in "/\\\t\n")
     assert not (tmp_path.parent / "etc").exists() and not (tmp_path / "b").exists()
     assert json.loads((run_dir / "run.json").read_text())["name"] == name  # kept as written
@@ -123,7 +123,7 @@ def test_a_nan_loss_fails_the_run_in_the_first_epoch_with_advice(tmp_path, tiny_
         f"""
 data: {{source: csv, path: {tiny_table}, target: y, features: [a, b]}}
 model: {{type: mlp, units: [8]}}
-train: {{epochs: 50, batch_size: 8, optimizer: {{name: sgd, learning_rate: 1e6}}}}
+train: {{epochs: 50, batch_size: 8, optimizer: {{name: sgd, learning_rate: 10}}}}
 report: {{plots: false, save_model: false}}
 """,
     )
@@ -165,7 +165,7 @@ def test_an_exception_during_training_is_one_line_with_the_traceback_in_error_lo
     result = runner.invoke(app, ["train", str(tiny_config(tmp_path, tiny_images)), "--quiet"])
 
     assert result.exit_code == 1
-    [run_dir] = output_dir.iterdir()
+    [run_dir] = [p for p in output_dir.iterdir() if p.name != "latest"]
     log = run_dir / runs.ERROR_LOG
     assert result.stderr.splitlines() == [f"error: {line}", f"  {fix.format(log=log)}"]
     assert "Traceback (most recent call last)" in log.read_text()

@@ -41,7 +41,7 @@ report: {{plots: false}}
     for process, _, stderr in results:
         assert process.returncode == 0, stderr[-2000:]
     reported = {json.loads(stdout)["run_dir"] for _, stdout, _ in results}
-    folders = sorted(output_dir.iterdir())
+    folders = sorted(p for p in output_dir.iterdir() if p.name != "latest")
     assert len(reported) == len(folders) == TRAININGS
     assert {str(folder) for folder in folders} == reported
     for folder in folders:
@@ -50,5 +50,6 @@ report: {{plots: false}}
         assert json.loads((folder / "metrics.json").read_text())["epochs_run"] == 2
         assert len((folder / "history.csv").read_text().splitlines()) == 1 + 2
         assert {"config.yaml", "data.json", "model.keras"} <= {p.name for p in folder.iterdir()}
-        assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no temp files
+        temporary = [p for p in folder.iterdir() if p.name.startswith(".") and p.name != ".lock"]
+        assert not temporary  # no temp files (`.lock` is the folder's lock file)
     assert len({json.loads((f / "run.json").read_text())["pid"] for f in folders}) == TRAININGS

@@ -88,6 +88,8 @@ def first_epoch_on_disk(process: subprocess.Popen, outputs: Path, timeout: float
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for history in outputs.glob("*/history.csv"):
+            if history.parent.is_symlink():  # the output root's `latest` pointer
+                continue
             if len(history.read_text().splitlines()) >= 2:
                 return history.parent
         if process.poll() is not None:

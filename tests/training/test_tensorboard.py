@@ -58,3 +58,64 @@ def test_without_tensorboard_installed_nothing_is_trained(
     assert "report.tensorboard is true, but TensorBoard is not installed" in message
     assert "pip install tensorboard" in message
     assert not output_dir.exists() or not any(output_dir.iterdir())  # no run folder
+
+
+def accumulator(folder: Path):
+    from tensorboard.backend.event_processing import event_accumulator
+
+    loaded = event_accumulator.EventAccumulator(
+        str(folder), size_guidance={event_accumulator.TENSORS: 0, event_accumulator.IMAGES: 0}
+    )
+    loaded.Reload()
+    return loaded
+
+
+def test_hparams_test_metrics_baseline_and_figures_are_summaries_with_epochs_from_one(
+    tmp_path, tiny_table, output_dir
+):
+    pytest.importorskip("tensorboard")
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    config = write_config(
+        tmp_path,
+        f"""
+name: tb
+data: {{source: csv, path: {tiny_table.name}, target: label, features: [a, b]}}
+model: {{type: mlp, units: [4]}}
+train: {{epochs: 3, optimizer: {{name: adam, learning_rate: 0.01}}}}
+report: {{tensorboard: true, plots: true, save_model: false}}
+""",
+    )
+    first = run_experiment(load_config(config))
+    second = run_experiment(load_config(config, ["model.dropout=0.1", "train.epochs=2"]))
+    logs = second.run_dir / "tensorboard"
+
+    # Epoch steps as in history.csv: 1, 2.
+    train = accumulator(logs / "train")
+    assert [event.step for event in train.Tensors("epoch_loss")] == [1, 2]
+
+    # Test metrics and the baseline at the last epoch's step, the confusion matrix an image.
+    test = accumulator(logs / "test")
+    [accuracy] = test.Tensors("test_accuracy")
+    assert accuracy.step == 2
+    assert float(tf.make_ndarray(accuracy.tensor_proto)) == pytest.approx(
+        second.metrics["test_accuracy"]
+    )
+    assert "baseline_test_accuracy" in test.Tags()["tensors"]
+    assert "confusion_matrix" in test.Tags()["tensors"] + test.Tags()["images"]
+
+    # The hparams plugin's summary: the run's params (dropout, which differs from the first
+    # run, among them) and the final metrics beside it.
+    root = accumulator(logs)
+    content = root.PluginTagToContent("hparams")
+    start = plugin_data_pb2.HParamsPluginData.FromString(
+        content["_hparams_/session_start_info"]
+    ).session_start_info
+    assert start.group_name == second.run_dir.name.rsplit("-", 1)[-1]
+    assert start.hparams["model.dropout"].number_value == pytest.approx(0.1)
+    assert start.hparams["train.optimizer.name"].string_value == "adam"
+    assert start.hparams["train.epochs"].number_value == 2
+    assert "report.plots" not in start.hparams and "data.path" not in start.hparams
+    assert "test_accuracy" in root.Tags()["tensors"]
+    assert (first.run_dir / "tensorboard" / "test").is_dir()

@@ -1,0 +1,90 @@
+"""Pruning inside a trial's `dlrun train` process: report the objective, stop when told.
+
+`dlrun tune` starts each trial with `DLRUN_TUNE_TRIAL` set to a JSON object (storage URL, study
+name, trial id, objective, pruner). `trial_callbacks()` is then one Keras callback that reports
+the objective to the study after every epoch and stops training when the study's pruner says
+so; `finish` marks such a run `pruned` once it is saved (evaluated, its history kept). Without
+the variable both do nothing, and nothing here imports Optuna or Keras.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from typing import Any
+
+from dlrun import runs
+
+TRIAL_ENV = "DLRUN_TUNE_TRIAL"
+
+
+def trial_settings() -> dict[str, Any] | None:
+    text = os.environ.get(TRIAL_ENV)
+    if not text:
+        return None
+    settings = json.loads(text)
+    return settings if isinstance(settings, dict) else None
+
+
+def make_pruner(name: str, max_epochs: int | None = None) -> Any:
+    """The Optuna pruner `--pruner` names (the tuner and every trial make the same one)."""
+    import optuna
+
+    if name == "median":
+        # Two finished trials before any pruning; the first epoch is never judged alone.
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(
+            min_resource=1, max_resource=max_epochs or "auto", reduction_factor=3
+        )
+    return optuna.pruners.NopPruner()
+
+
+def trial_callbacks() -> list[Any]:
+    """[the pruning callback] inside a `dlrun tune` trial, else []."""
+    settings = trial_settings()
+    if settings is None:
+        return []
+    import keras
+    import optuna
+
+    class ReportAndPrune(keras.callbacks.Callback):
+        """After each epoch: the objective to the study; stop when the pruner says so."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            pruner = make_pruner(settings["pruner"], settings.get("max_epochs"))
+            study = optuna.load_study(
+                study_name=settings["study"], storage=settings["storage"], pruner=pruner
+            )
+            self.trial = optuna.Trial(study, int(settings["trial_id"]))
+            self.objective = str(settings["objective"])
+            self.pruned_at: int | None = None
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            value = (logs or {}).get(self.objective)
+            if value is None or not math.isfinite(float(value)):
+                return
+            try:
+                self.trial.report(float(value), epoch)
+                prune = self.trial.should_prune()
+            except (RuntimeError, ValueError):  # the study already closed the trial: train on
+                return
+            if prune:
+                self.pruned_at = epoch + 1
+                self.trial.set_user_attr("pruned_at_epoch", epoch + 1)
+                self.model.stop_training = True
+
+    return [ReportAndPrune()]
+
+
+def finish(outcome: Any, callbacks: list[Any]) -> Any:
+    """The run outcome, its run marked `pruned` when a pruning callback stopped it."""
+    epoch = next((c.pruned_at for c in callbacks if getattr(c, "pruned_at", None)), None)
+    run_dir = getattr(outcome, "run_dir", None)
+    if epoch is None or run_dir is None:
+        return outcome
+    runs.mark_pruned(run_dir, pruned_at_epoch=epoch)
+    return dataclasses.replace(outcome, status=runs.PRUNED)
