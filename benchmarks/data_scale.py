@@ -156,6 +156,13 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument(
+        "--runs",
+        nargs="+",
+        default=["disk", "cached", "memory", "handwritten"],
+        choices=["disk", "cached", "memory", "handwritten"],
+        help="which of the four runs to make (default: all)",
+    )
     args = parser.parse_args()
     print(f"{time.strftime('%Y-%m-%d %H:%M')} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory(prefix="dlrun-scale-") as tmp:
@@ -177,12 +184,24 @@ def main() -> None:
                     subprocess.run(["rm", "-rf", str(entry)], check=True)
                 outputs = folder / "outputs"
                 runs = [
-                    ("dlrun cache=disk (first)", dlrun_run, (config, "disk", outputs, env)),
-                    ("dlrun cache=disk (cached)", dlrun_run, (config, "disk", outputs, env)),
-                    ("dlrun cache=memory", dlrun_run, (config, "memory", outputs, env)),
-                    ("hand-written tf.data", handwritten_run, (csv, args.epochs, folder, env)),
+                    ("disk", "dlrun cache=disk (first)", dlrun_run, (config, "disk", outputs, env)),
+                    (
+                        "cached",
+                        "dlrun cache=disk (cached)",
+                        dlrun_run,
+                        (config, "disk", outputs, env),
+                    ),
+                    ("memory", "dlrun cache=memory", dlrun_run, (config, "memory", outputs, env)),
+                    (
+                        "handwritten",
+                        "hand-written tf.data",
+                        handwritten_run,
+                        (csv, args.epochs, folder, env),
+                    ),
                 ]
-                for name, run, arguments in runs:
+                for key, name, run, arguments in runs:
+                    if key not in args.runs:
+                        continue
                     results.setdefault(name, []).append(run(*arguments))
             for name, records in results.items():
                 print(summary(name, records))
