@@ -87,5 +87,8 @@ def test_the_workflow_commands_pass_here_and_write_summary_and_junit(tmp_path, m
         suite = ET.parse(tmp_path / "ci-runs" / name).getroot().find("testsuite")
         assert (suite.get("tests"), suite.get("failures")) == (tests, "0")
     assert (tmp_path / "ci-runs" / "report.html").stat().st_size > 10_000
-    [run_folder] = [p for p in (tmp_path / "ci-runs").iterdir() if p.is_dir()]
+    # The run folder (not the output root's `latest` pointer to it).
+    [run_folder] = [
+        p for p in (tmp_path / "ci-runs").iterdir() if p.is_dir() and not p.is_symlink()
+    ]
     assert (run_folder / "metrics.json").is_file()
