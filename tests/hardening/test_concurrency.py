@@ -9,11 +9,14 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import write_config
 
 TRAININGS = 4
 
 
+@pytest.mark.slow  # several TensorFlow processes: minutes on 2 cores
 def test_four_trainings_at_once_get_four_complete_folders(tmp_path, tiny_images, output_dir):
     config = write_config(
         tmp_path,

@@ -151,6 +151,7 @@ def test_nothing_to_sweep_and_no_valid_member_are_usage_errors(tmp_path, tiny_ta
 # Real sweeps ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # several TensorFlow processes: minutes on 2 cores
 def test_a_2x2_grid_with_2_seeds_trains_8_runs_two_at_a_time(tmp_path, tiny_table, output_dir):
     config = table_config(tmp_path, tiny_table)
     result = subprocess.run(

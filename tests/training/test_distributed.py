@@ -139,6 +139,7 @@ def job(tmp_path_factory) -> dict:
     return {"chief": result, "other": restarted_result, "outputs": outputs, "single": single}
 
 
+@pytest.mark.slow  # several TensorFlow processes: minutes on 2 cores
 def test_two_workers_write_one_completed_run_with_weights_equal_on_both(job):
     run_dir = Path(job["chief"]["run_dir"])
     info = json.loads((run_dir / "run.json").read_text())
@@ -161,6 +162,7 @@ def test_two_workers_write_one_completed_run_with_weights_equal_on_both(job):
     assert job["other"]["weights_sha256"] == info["distribute"]["weights_sha256"]
 
 
+@pytest.mark.slow  # several TensorFlow processes: minutes on 2 cores
 def test_a_killed_worker_restarted_lets_the_job_finish_with_every_epoch_once(job):
     run_dir = Path(job["chief"]["run_dir"])
     history = pd.read_csv(run_dir / "history.csv")
@@ -172,6 +174,7 @@ def test_a_killed_worker_restarted_lets_the_job_finish_with_every_epoch_once(job
     assert job["other"]["epochs_run"] == EPOCHS - resume["from_epoch"]
 
 
+@pytest.mark.slow  # several TensorFlow processes: minutes on 2 cores
 def test_two_workers_train_like_one_process(job):
     distributed = pd.read_csv(Path(job["chief"]["run_dir"]) / "history.csv")
     single = pd.read_csv(job["single"].run_dir / "history.csv")
@@ -197,6 +200,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # several TensorFlow processes: minutes on 2 cores
 def test_mirrored_on_two_logical_cpus_matches_one_device(tmp_path):
     config = small_config(tmp_path, count=240, distribute="mirrored")
     process = subprocess.run(

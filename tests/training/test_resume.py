@@ -92,6 +92,7 @@ report: {{plots: false}}
     return {"resumed": run_dir, "whole": whole_dir, "killed_at": epochs}
 
 
+@pytest.mark.slow  # several TensorFlow processes: minutes on 2 cores
 def test_a_killed_run_resumes_into_one_complete_history(killed_and_uninterrupted):
     run = killed_and_uninterrupted["resumed"]
     history = pd.read_csv(run / "history.csv")
@@ -106,6 +107,7 @@ def test_a_killed_run_resumes_into_one_complete_history(killed_and_uninterrupted
     assert (run / "model.keras").is_file()
 
 
+@pytest.mark.slow  # several TensorFlow processes: minutes on 2 cores
 def test_deterministic_resumed_metrics_equal_an_uninterrupted_runs(killed_and_uninterrupted):
     resumed, whole = killed_and_uninterrupted["resumed"], killed_and_uninterrupted["whole"]
     pd.testing.assert_frame_equal(
