@@ -3,6 +3,7 @@ streaming tf.data script doing the same work (one linear layer, batch 1024).
 
     python benchmarks/data_scale.py                        # 1M rows
     python benchmarks/data_scale.py --rows 1000000 10000000 --repeats 2
+    python benchmarks/data_scale.py --rows --images 10000 200000   # image folders only
 
 The CSV (20 numeric columns and a regression target) is generated in a temporary folder, never
 committed. For each size the runs alternate, each in a fresh process whose peak RSS is read by
@@ -13,6 +14,10 @@ a wrapper (`ru_maxrss` of its only child):
 - the same again: the cache is there, so nothing is parsed (what every later run costs);
 - `dlrun train --set data.cache=memory`: the in-memory path;
 - the hand-written script: `tf.data.experimental.CsvDataset` streaming the file, batch, fit.
+
+`--images N ...` does the same on folders of N PNG files at 64x64 RGB in 10 class folders
+(`image_dir`, batch 256, the same one-layer model); the hand-written script streams them with
+`keras.utils.image_dataset_from_directory`.
 
 Printed: peak RSS (MiB), wall seconds, and the epochs' median samples/s (dlrun's history.csv;
 the script's own timing). Figures, date and machine go in docs/performance.md.
@@ -64,6 +69,29 @@ HANDWRITTEN = textwrap.dedent(
     """
 )
 
+HANDWRITTEN_IMAGES = textwrap.dedent(
+    """
+    import sys, time, json
+    import tensorflow as tf, keras
+    folder, epochs = sys.argv[1], int(sys.argv[2])
+    train = keras.utils.image_dataset_from_directory(
+        folder, image_size=(64, 64), batch_size=256, seed=0
+    )
+    count = len(train.file_paths)
+    train = train.map(lambda x, y: (x / 255.0, y)).prefetch(tf.data.AUTOTUNE)
+    model = keras.Sequential(
+        [keras.Input((64, 64, 3)), keras.layers.Flatten(), keras.layers.Dense(10)]
+    )
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    speeds = []
+    for epoch in range(epochs):
+        started = time.perf_counter()
+        model.fit(train, epochs=1, verbose=0)
+        speeds.append(count / (time.perf_counter() - started))
+    print(json.dumps({"samples_per_s": speeds}))
+    """
+)
+
 WRAPPER = textwrap.dedent(
     """
     import json, resource, subprocess, sys, time
@@ -92,6 +120,40 @@ def write_csv(path: Path, rows: int, seed: int = 0) -> None:
             x = rng.normal(size=(n, COLUMNS)).astype(np.float32)
             y = x @ weights + rng.normal(scale=0.1, size=n)
             np.savetxt(handle, np.column_stack([x, y]), fmt="%.5g", delimiter=",")
+
+
+def write_images(folder: Path, count: int, seed: int = 0) -> None:
+    """`count` PNGs at 64x64 RGB in 10 class folders: smooth gradients whose brightness and
+    tint depend on the class, plus noise (so they compress like photos, not like noise)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(0, 1, 64, dtype=np.float32)
+    for index in range(count):
+        label = index % 10
+        (folder / f"class{label}").mkdir(parents=True, exist_ok=True)
+        base = 40 + 18 * label + 60 * np.add.outer(ramp, ramp * rng.uniform(0.2, 1))
+        pixels = base[..., None] * [1.0, 0.6 + 0.04 * label, 0.9]
+        pixels += rng.normal(scale=4, size=(64, 64, 3))
+        image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+        image.save(folder / f"class{label}" / f"{index:07d}.png", compress_level=1)
+
+
+def image_config_file(folder: Path, images: Path, epochs: int) -> Path:
+    path = folder / "images.yaml"
+    path.write_text(
+        textwrap.dedent(
+            f"""
+            name: image_scale
+            data: {{source: image_dir, path: {images}, image_size: [64, 64], test_split: 0.05,
+                    validation_split: 0}}
+            model: {{type: mlp, units: []}}
+            train: {{epochs: {epochs}, batch_size: 256, early_stopping: null}}
+            report: {{plots: false, save_model: false}}
+            """
+        )
+    )
+    return path
 
 
 def config_file(folder: Path, csv: Path, epochs: int) -> Path:
@@ -129,9 +191,11 @@ def dlrun_run(config: Path, cache: str, outputs: Path, env: dict[str, str]) -> d
     return record
 
 
-def handwritten_run(csv: Path, epochs: int, folder: Path, env: dict[str, str]) -> dict:
+def handwritten_run(
+    csv: Path, epochs: int, folder: Path, env: dict[str, str], source: str = HANDWRITTEN
+) -> dict:
     script = folder / "handwritten.py"
-    script.write_text(HANDWRITTEN)
+    script.write_text(source)
     record = measured([sys.executable, str(script), str(csv), str(epochs)], env)
     if record["rc"] == 0:
         record["samples_per_s"] = json.loads(record["stdout"].strip().splitlines()[-1])[
@@ -153,7 +217,8 @@ def summary(name: str, records: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
+    parser.add_argument("--rows", type=int, nargs="*", default=[1_000_000])
+    parser.add_argument("--images", type=int, nargs="*", default=[])
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument(
@@ -178,34 +243,51 @@ def main() -> None:
                 f"{time.perf_counter() - started:.0f} s); {args.epochs} epochs"
             )
             config = config_file(folder, csv, args.epochs)
-            results: dict[str, list[dict]] = {}
-            for _ in range(args.repeats):
-                for entry in (folder / "cache").glob("*"):  # every repeat parses again
-                    subprocess.run(["rm", "-rf", str(entry)], check=True)
-                outputs = folder / "outputs"
-                runs = [
-                    ("disk", "dlrun cache=disk (first)", dlrun_run, (config, "disk", outputs, env)),
-                    (
-                        "cached",
-                        "dlrun cache=disk (cached)",
-                        dlrun_run,
-                        (config, "disk", outputs, env),
-                    ),
-                    ("memory", "dlrun cache=memory", dlrun_run, (config, "memory", outputs, env)),
-                    (
-                        "handwritten",
-                        "hand-written tf.data",
-                        handwritten_run,
-                        (csv, args.epochs, folder, env),
-                    ),
-                ]
-                for key, name, run, arguments in runs:
-                    if key not in args.runs:
-                        continue
-                    results.setdefault(name, []).append(run(*arguments))
-            for name, records in results.items():
-                print(summary(name, records))
+            alternate(args, config, csv, folder, env, HANDWRITTEN)
             csv.unlink()
+        for count in args.images:
+            images = folder / f"images-{count}"
+            started = time.perf_counter()
+            write_images(images, count)
+            print(
+                f"\n{count:,} PNGs at 64x64 RGB (written in "
+                f"{time.perf_counter() - started:.0f} s); {args.epochs} epochs"
+            )
+            config = image_config_file(folder, images, args.epochs)
+            alternate(args, config, images, folder, env, HANDWRITTEN_IMAGES)
+            subprocess.run(["rm", "-rf", str(images)], check=True)
+
+
+def alternate(
+    args: argparse.Namespace,
+    config: Path,
+    data: Path,
+    folder: Path,
+    env: dict[str, str],
+    handwritten: str,
+) -> None:
+    """The four runs, `--repeats` times in turn; then their summaries."""
+    results: dict[str, list[dict]] = {}
+    outputs = folder / "outputs"
+    runs = [
+        ("disk", "dlrun cache=disk (first)", dlrun_run, (config, "disk", outputs, env)),
+        ("cached", "dlrun cache=disk (cached)", dlrun_run, (config, "disk", outputs, env)),
+        ("memory", "dlrun cache=memory", dlrun_run, (config, "memory", outputs, env)),
+        (
+            "handwritten",
+            "hand-written tf.data",
+            handwritten_run,
+            (data, args.epochs, folder, env, handwritten),
+        ),
+    ]
+    for _ in range(args.repeats):
+        for entry in (folder / "cache").glob("*"):  # every repeat parses again
+            subprocess.run(["rm", "-rf", str(entry)], check=True)
+        for key, name, run, arguments in runs:
+            if key in args.runs:
+                results.setdefault(name, []).append(run(*arguments))
+    for name, records in results.items():
+        print(summary(name, records))
 
 
 if __name__ == "__main__":

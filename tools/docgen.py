@@ -109,6 +109,7 @@ def tables(schema: dict[str, Any]) -> dict[str, Table]:
     blocks["train.early_stopping"] = Table(
         _object(train["properties"]["early_stopping"], definitions)
     )
+    blocks["train.phases"] = Table(definitions["PhaseConfig"])
     blocks["train.distribute"] = Table(_object(train["properties"]["distribute"], definitions))
     blocks["report"] = Table(_object(sections["report"], definitions))
     return blocks

@@ -22,8 +22,9 @@ from dlrun.analysis.grid import ABSENT, Grid, cell_text
 from dlrun.core.errors import DlrunError, did_you_mean
 from dlrun.core.numbers import is_number
 from dlrun.runs import MISSING, RUN_FIELDS, Run
+from dlrun.runs.index import prefetch
 
-DEFAULT_METRICS = ("test_*",)
+DEFAULT_METRICS = ("test_*", "vs_baseline")
 
 # Config keys never shown as params: the run name has its own column.
 HIDDEN_PARAMS = {"name"}
@@ -64,7 +65,9 @@ def apply_filter(runs: list[Run], expression: str | None) -> list[Run]:
     if not expression:
         return runs
     tree = filters.parse(expression)
-    for name in filters.names_in(tree):
+    names = filters.names_in(tree)
+    prefetch(runs, [name.key for name in names])  # read by SQL from the run index
+    for name in names:
         check_key(name.key, runs, "--filter")
     return [run for run in runs if filters.matches(tree, run.lookup, MISSING)]
 
@@ -75,6 +78,7 @@ def sort_runs(runs: list[Run], key: str | None) -> list[Run]:
         return runs
     descending = key.startswith("-")
     name = key.lstrip("+-")
+    prefetch(runs, [name])
     check_key(name, runs, "--sort")
     present = [run for run in runs if run.lookup(name) not in (MISSING, None)]
     absent = [run for run in runs if run.lookup(name) in (MISSING, None)]
@@ -170,6 +174,8 @@ class Selection:
     asked: bool = False
     """The params were asked for (--params, --all-params): auto resolutions among them shown
     marked."""
+    matched: int = 0
+    """How many runs passed the filter and --last, before `limit` kept the first ones."""
 
     @property
     def directions(self) -> dict[str, str]:
@@ -185,12 +191,16 @@ def select(
     metrics: Sequence[str] = (),
     params: Sequence[str] = (),
     all_params_: bool = False,
+    limit: int | None = None,
 ) -> Selection:
-    """Filter, keep the `last` newest, sort, then choose the columns for the runs left."""
+    """Filter, keep the `last` newest, sort, keep the first `limit`, then choose the columns
+    for the runs left."""
     shown = apply_filter(loaded, filter_expression)
     if last is not None:
         shown = shown[:last]  # runs arrive newest first
     shown = sort_runs(shown, sort)
+    matched = len(shown)
+    shown = shown[:limit]
     differing, partial = user_differences(shown, HIDDEN_PARAMS)
     if params:
         param_keys = chosen_params(shown, list(params))
@@ -208,6 +218,7 @@ def select(
         metric_keys,
         notes=notes + ([left_out] if left_out else []),
         asked=bool(params) or all_params_,
+        matched=matched,
     )
 
 

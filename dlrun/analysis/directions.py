@@ -18,7 +18,9 @@ from dlrun.runs import Run
 _LOWER_IS_BETTER = re.compile(
     r"loss|error|mae|mse|rmse|msle|mape|hinge|crossentropy|cosh|poisson|kl_?div|perplexity"
 )
-_HIGHER_IS_BETTER = re.compile(r"acc|auc|precision|recall|f1|r2|iou|average_precision|top_k")
+_HIGHER_IS_BETTER = re.compile(
+    r"acc|auc|precision|recall|f1|r2|iou|average_precision|top_k|vs_baseline"  # improvement
+)
 
 
 def better_direction(metric: str, recorded: Mapping[str, str] | None = None) -> str | None:

@@ -103,11 +103,37 @@ def report_worker(outcome: Any, as_json: bool, quiet: bool) -> None:
         "task": outcome.task,
         "epochs_run": outcome.epochs_run,
         "weights_sha256": outcome.weights_sha256,
+        **({"input": outcome.input} if getattr(outcome, "input", None) else {}),
     }
     if as_json:
         output.json_line(fields)
     elif not quiet:
+        if fields.get("input"):
+            output.note(input_line(outcome.task, fields["input"]))
         output.note(
             f"{outcome.task}: training finished after {counted(outcome.epochs_run, 'epoch')}; "
             f"the chief writes the run folder (weights sha256 {outcome.weights_sha256[:12]})"
         )
+
+
+def input_line(task: str, sharding: dict[str, Any]) -> str:
+    """One line on how a worker's training input was sharded (`distribute.input`)."""
+    if sharding.get("sharding") != "file":
+        return f"{task}: input sharded by example (every worker reads all data): " + str(
+            sharding.get("reason", "")
+        )
+    names = list(sharding.get("train_shards", []))
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    return f"{task}: trained on {len(names)} of {sharding.get('shards')} shards ({shown})"
+
+
+def chief_input_note(run_dir: Path, task: str) -> None:
+    """The chief's line on how its training input was sharded, from its run.json."""
+    from dlrun import runs
+
+    try:
+        distribute = runs.RunFolder(run_dir).read_json(runs.RUN_FILE).get("distribute") or {}
+    except (OSError, ValueError):
+        return
+    if isinstance(distribute.get("input"), dict):
+        output.note(input_line(task, distribute["input"]))

@@ -102,9 +102,12 @@ def confirm(question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def data(text: str, *, end: str = "\n") -> None:
-    """Text for stdout as it is (YAML, CSV, a summary line), control characters escaped."""
+def data(text: str, *, end: str = "\n", flush: bool = False) -> None:
+    """Text for stdout as it is (YAML, CSV, a summary line), control characters escaped;
+    `flush`: now, for a script reading a pipe while the command goes on (`dlrun data serve`)."""
     sys.stdout.write(safe(text, line=False) + end)
+    if flush:
+        sys.stdout.flush()
 
 
 def json_line(document: Any, *, default: Any = None) -> None:

@@ -38,11 +38,23 @@ def summary_table(metrics: dict[str, Any]) -> Table:
         table.add_row(literal(name), *("" if v is None else f"{v:.4g}" for v in cells))
     table.caption = literal(
         f"{metrics.get('epochs_run')} epochs in {metrics.get('train_time_s')} s, weights of epoch "
-        f"{metrics.get('kept_epoch')}\nbaseline: {metrics.get('baseline')}",
+        f"{metrics.get('kept_epoch')}\nbaseline: {metrics.get('baseline')}{verdict_text(metrics)}",
         line=False,
     )
     table.caption_justify = "left"
     return table
+
+
+def verdict_text(metrics: dict[str, Any]) -> str:
+    """'; test_mae 27.4% better than it' for the caption: did the run learn anything?"""
+    verdict = metrics.get("baseline_verdict")
+    if not isinstance(verdict, dict) or verdict.get("improvement") is None:
+        return ""
+    improvement = verdict["improvement"]
+    word = (
+        "better" if verdict.get("beats_baseline") else "worse" if improvement < 0 else "no better"
+    )
+    return f"; {verdict['metric']} {abs(improvement):.1%} {word} than it"
 
 
 def check_table(results: Sequence[CheckResult]) -> Table:

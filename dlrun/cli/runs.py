@@ -40,6 +40,22 @@ LastOption = Annotated[
     int | None,
     typer.Option("--last", "-n", min=1, help="Only the N most recently started runs."),
 ]
+TABLE_ROWS = 100
+"""Rows a terminal table shows without --last (the newest, or the first by --sort): a table of
+10,000 runs helps nobody and takes seconds to draw; csv and json show every run."""
+
+
+def table_limit(fmt: str, last: int | None) -> int | None:
+    return TABLE_ROWS if fmt == "table" and last is None else None
+
+
+def limit_note(command: str, shown: int, total: int, order: str) -> None:
+    if shown < total:
+        output.note(
+            f"{command}: showing the {order} {shown:,} of {total:,} runs; --last N shows the N "
+            "newest, --format csv or json shows every run",
+            style="yellow",
+        )
 
 
 def read_runs(paths: list[Path] | None) -> list[Any]:
@@ -99,6 +115,14 @@ def list_runs(
         ),
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="With --clean: do not ask.")] = False,
+    reindex: Annotated[
+        bool,
+        typer.Option(
+            "--reindex",
+            help="Rebuild the output root's run index (.dlrun-index.sqlite) from the run "
+            "folders, then list. Never needed for correct output: a stale index is noticed.",
+        ),
+    ] = False,
 ) -> None:
     """List runs, newest first: id, name, status, start, duration, model, data, test metric.
 
@@ -112,12 +136,19 @@ def list_runs(
         clean_leftovers(directory, yes=yes)
         return
     check_format(fmt)
+    if reindex:
+        from dlrun.runs import index, output_root
+
+        root = directory or output_root()
+        output.note(f"indexed {counted(index.rebuild(root), 'run')} in {root}")
     loaded = read_runs([directory] if directory else None) if not latest else latest_runs(directory)
-    shown = apply_filter(loaded, filter_)[:last]
+    matched = apply_filter(loaded, filter_)[:last]
+    shown = matched[: table_limit(fmt, last)]
     output.warn([problem for run in shown for problem in run.problems])
     if not shown:
         output.note("no runs found", style="yellow")
     output.grid(runs_grid(shown, machine=fmt in ("csv", "json")), fmt)
+    limit_note("runs", len(shown), len(matched), "newest")
 
 
 def clean_leftovers(directory: Path | None, *, yes: bool) -> None:
@@ -204,6 +235,7 @@ def compare(
         metrics=split_list(metrics),
         params=split_list(params),
         all_params_=all_params,
+        limit=table_limit(fmt, last),
     )
     output.warn(selection.notes)
     if not selection.runs:
@@ -217,6 +249,7 @@ def compare(
     else:
         grid = comparison_grid(selection, marked=fmt in ("table", "markdown"))
     output.grid(fitted(grid, selection) if fmt == "table" else grid, fmt)
+    limit_note("compare", len(selection.runs), selection.matched, "first" if sort else "newest")
 
 
 def fitted(grid: Any, selection: Any) -> Any:

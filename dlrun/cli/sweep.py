@@ -14,7 +14,7 @@ import typer
 from dlrun.cli import output
 from dlrun.cli.app import command
 from dlrun.cli.boundary import sigterm_interrupts
-from dlrun.cli.options import ConfigArg, JsonOption, SetOption
+from dlrun.cli.options import JsonOption, SetOption
 from dlrun.cli.results import publish
 from dlrun.core.errors import DlrunError, Interrupted
 
@@ -148,7 +148,14 @@ def dry_run(sweep: Sweep, as_json: bool) -> None:
 
 @command()
 def sweep(
-    config: ConfigArg,
+    config: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Experiment config (YAML); not with --resume, which uses the sweep's own.",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
     grid: Annotated[
         list[str] | None,
         typer.Option(
@@ -185,6 +192,15 @@ def sweep(
         ),
     ] = None,
     as_json: JsonOption = False,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            "--resume",
+            help="Finish a stopped or crashed sweep: its folder (or id). Members that "
+            "completed or failed are kept, stopped runs continue, the rest train.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Train every combination of --grid values (x --seeds) as runs inside one sweep folder.
 
@@ -195,6 +211,17 @@ def sweep(
     from dlrun.runs import writable_output_root
     from dlrun.sweep import runner
 
+    if resume is not None:
+        if config is not None or grid or seeds is not None or set_ or dry:
+            raise DlrunError(
+                "--resume continues the sweep as it was planned",
+                received="a config, --grid, --seeds, --set or --dry-run with --resume",
+                fix=f"run `dlrun sweep --resume {resume}` alone",
+            )
+        resume_sweep(resume, as_json)
+        return
+    if config is None:
+        raise DlrunError("missing the config", fix="dlrun sweep CONFIG --grid KEY=V1,V2")
     planned: Sweep = runner.prepare(config, grid or [], seeds, set_ or [], jobs)
     if dry:
         dry_run(planned, as_json)
@@ -227,6 +254,35 @@ def sweep(
             f"sweep stopped: running members were marked interrupted, {cancelled} not started; "
             f"sweep folder: {planned.folder}"
         )
+        raise typer.Exit(interrupt.exit_code) from None
+    conclude(finished, as_json)
+
+
+def resume_sweep(folder: Path, as_json: bool) -> None:
+    """`--resume`: the sweep's missing members trained (or their runs continued)."""
+    from dlrun.runs import find_by_id, output_root
+    from dlrun.sweep.resume import prepare_resume, read_record, resume_sweep, sweep_status
+
+    if not folder.exists():
+        folder = find_by_id(str(folder), output_root())
+    status = sweep_status(folder, read_record(folder))
+    planned, todo = prepare_resume(folder)
+
+    def report(event: str, member: Member, result: Result) -> None:
+        line = progress_line(planned, event, member, result)
+        output.note(line, style="red" if result.failed else "")
+
+    continued = sum(member.index in planned.resumes for member in todo)
+    output.note(
+        f"sweep {planned.name} ({status}): {len(todo)} of {len(planned.members)} members to "
+        f"finish, {continued} continuing a stopped run"
+    )
+    try:
+        with sigterm_interrupts():
+            finished = resume_sweep(planned, todo, report)
+    except Interrupted as interrupt:
+        publish_summary(planned, as_json)
+        output.note(f"sweep stopped again; resume it with: dlrun sweep --resume {folder}")
         raise typer.Exit(interrupt.exit_code) from None
     conclude(finished, as_json)
 

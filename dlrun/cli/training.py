@@ -14,7 +14,13 @@ import typer
 from dlrun.cli import output
 from dlrun.cli.app import command
 from dlrun.cli.boundary import sigterm_interrupts
-from dlrun.cli.launch import launch_cluster, report_worker, supervise_worker, training_target
+from dlrun.cli.launch import (
+    chief_input_note,
+    launch_cluster,
+    report_worker,
+    supervise_worker,
+    training_target,
+)
 from dlrun.cli.options import (
     ConfigArg,
     FailOverOption,
@@ -127,6 +133,8 @@ def train(
         report_worker(outcome, as_json, quiet)
         return
     mirror_warning(outcome.run_dir)
+    if cluster is not None and not (quiet or as_json):
+        chief_input_note(outcome.run_dir, cluster.task)
     gate_results = run_gates(outcome.run_dir, outcome.metrics, gates, as_json)
     if as_json:
         output.json_line(
@@ -141,6 +149,7 @@ def train(
     else:  # --quiet keeps the run folder's line: what a script reads the run's path from
         if not quiet:
             output.show(summary_table(outcome.metrics))
+        baseline_warning(outcome.metrics)
         output.data(f"run folder: {outcome.run_dir}")
     # Job summary, JUnit, a line per gate; exit 3 when a gate failed (the run stays saved).
     finish_gated_run(outcome.run_dir, gate_results, junit=junit, as_json=as_json, quiet=quiet)
@@ -184,8 +193,19 @@ def train_new(
             resume=resume,
             run_dir=run_dir,
             mlflow=mlflow,
+            notify=None if as_json else output.warn,  # --json: in the run's data spec
         )
     return pruning.finish(outcome, callbacks)
+
+
+def baseline_warning(metrics: dict[str, Any]) -> None:
+    """One warning when the model is no better than the naive baseline (even with --quiet: a
+    run that learned nothing should never pass unremarked)."""
+    from dlrun.experiment.verdict import warning_text
+
+    verdict = metrics.get("baseline_verdict")
+    if isinstance(verdict, dict) and verdict.get("beats_baseline") is False:
+        output.warn([warning_text(verdict, metrics.get("baseline"))])
 
 
 def mirror_warning(run_dir: Path) -> None:

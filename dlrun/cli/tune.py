@@ -72,6 +72,7 @@ def open_for_show(
         list(record.get("set") or []),
         sampler=record.get("sampler") or "tpe",
         pruner=record.get("pruner") or "median",
+        warmup=record.get("prune_warmup"),
         storage=storage or record["storage"],  # --storage: where study.json hides a password
         folder=folders[-1],
     )
@@ -195,6 +196,16 @@ def tune(
         str, typer.Option("--sampler", help="tpe, random, grid (choice/int keys only) or cmaes.")
     ] = "tpe",
     pruner: Annotated[str, typer.Option("--pruner", help="median, hyperband or none.")] = "median",
+    prune_warmup: Annotated[
+        int | None,
+        typer.Option(
+            "--prune-warmup",
+            min=0,
+            help="Epochs every trial trains before the pruner may stop it "
+            "(default: 10% of train.epochs, at least 1).",
+            show_default=False,
+        ),
+    ] = None,
     objective: Annotated[
         str | None,
         typer.Option(
@@ -275,6 +286,7 @@ def tune(
         jobs=jobs,
         sampler=sampler,
         pruner=pruner,
+        warmup=prune_warmup,
         seed=seed,
         storage=storage,
     )

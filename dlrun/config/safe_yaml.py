@@ -193,6 +193,13 @@ def load_yaml(text: str, source: str) -> Any:
             source=source,
         ) from None
     except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        if "'\\t'" in str(getattr(error, "problem", "")) and mark is not None:
+            raise ConfigError(  # the raw message ("cannot start any token") hides the cause
+                f"line {mark.line + 1}: YAML does not allow tabs for indentation",
+                fix="indent with spaces",
+                source=source,
+            ) from None
         raise ConfigError(f"not valid YAML:\n{error}", source=source) from None
     except (ValueError, TypeError, OverflowError) as error:
         # A well-formed scalar that its tag cannot hold: `!!int abc`, a date like 2025-02-30.
@@ -225,7 +232,12 @@ def read_yaml(path: Path) -> dict[str, Any]:
     # Plain data only, duplicate keys, alias bombs and runaway nesting refused (see safe_yaml).
     document = load_yaml(read_config_text(path), source=str(path))
     if document is None:
-        raise ConfigError("the file is empty", source=str(path), fix="see configs/ for examples")
+        raise ConfigError(
+            "the file is empty",
+            source=str(path),
+            fix="a minimal config is: name: my_run / data: {source: csv, path: data.csv, "
+            "target: y} / model: {type: mlp} (one line each; `dlrun init` writes one)",
+        )
     if not isinstance(document, dict):
         raise ConfigError(
             "the top level must be a mapping of sections",

@@ -120,6 +120,39 @@ class DistributeConfig(Params):
         return self
 
 
+class PhaseConfig(Params):
+    """One phase of `train.phases`: its epochs, which layers train, its optimizer."""
+
+    epochs: PositiveInt = Field(le=1_000_000, description="Epochs of this phase.")
+    trainable: str = Field(
+        "all",
+        pattern=r"^(head|all|last [1-9][0-9]{0,5})$",
+        description="`head` (the backbone frozen), `all`, or `last N` (the head and the last N "
+        "backbone layers with weights).",
+    )
+    optimizer: OptimizerConfig | None = Field(
+        None, description="This phase's optimizer (name or mapping); default: `train.optimizer`."
+    )
+    learning_rate: float | None = Field(
+        None,
+        gt=0.0,
+        le=10.0,
+        description="This phase's learning rate, replacing its optimizer's (a 10x lower one "
+        "for the phase that unfreezes the backbone).",
+    )
+    freeze_batchnorm: bool = Field(
+        True,
+        description="Keep batch normalization layers frozen (inference mode, statistics "
+        "unchanged) even where their layers train, as the Keras transfer-learning guide advises.",
+    )
+
+    def optimizer_for(self, default: OptimizerConfig) -> OptimizerConfig:
+        chosen = self.optimizer or default
+        if self.learning_rate is None:
+            return chosen
+        return chosen.model_copy(update={"learning_rate": self.learning_rate})
+
+
 class TrainConfig(Params):
     # Upper bounds keep absurd values (1e20) out of TensorFlow, where they crash, not fail.
     epochs: PositiveInt = Field(10, le=1_000_000, description="Maximum number of epochs.")
@@ -178,6 +211,36 @@ class TrainConfig(Params):
         description="`none`, `mirrored` or `multi_worker`, or a mapping with options. "
         "`batch_size` is the global batch: each of N replicas trains on batch_size / N.",
     )
+    phases: list[PhaseConfig] | None = Field(
+        None,
+        min_length=1,
+        description="Fine-tuning in phases, one after the other, each with its `epochs`, "
+        "`trainable` layers and optimizer; `epochs` is then their sum. history.csv's `phase` "
+        "column says which phase each epoch belonged to.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _epochs_of_phases(cls, value: Any) -> Any:
+        if isinstance(value, dict) and isinstance(value.get("phases"), list):
+            epochs = [p.get("epochs") for p in value["phases"] if isinstance(p, dict)]
+            if "epochs" not in value and epochs and all(type(e) is int for e in epochs):
+                value = {**value, "epochs": sum(epochs)}
+        return value
+
+    @model_validator(mode="after")
+    def _phases_add_up(self) -> TrainConfig:
+        if self.phases is None:
+            return self
+        total = sum(phase.epochs for phase in self.phases)
+        if self.epochs != total:
+            raise ValueError(
+                f"epochs is {self.epochs} but the phases add up to {total}; remove "
+                "train.epochs (it is then their sum) or make them agree"
+            )
+        if self.distribute.strategy == "multi_worker":
+            raise ValueError("train.phases does not work with distribute: multi_worker yet")
+        return self
 
 
 class ReportConfig(Params):

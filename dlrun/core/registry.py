@@ -72,6 +72,8 @@ def _type_text(annotation: Any) -> str:
     if isinstance(annotation, type):
         return annotation.__name__
     text = re.sub(r"\b(typing|pathlib|annotated_types|pydantic\.types)\.", "", str(annotation))
+    # dlrun's own params classes by name: `TfFeature`, not `dlrun.data.tfrecord.TfFeature`
+    text = re.sub(r"\bdlrun(\.[a-z_]\w*)+\.(?=[A-Z])", "", text)
     return re.sub(r"Annotated\[(\w+), [^\]]*\]", r"\1", text)  # the bounds are in the text
 
 

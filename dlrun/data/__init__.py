@@ -9,9 +9,11 @@ from dlrun.data import (  # noqa: F401  (registers the sources)
     idx,
     image_dir,
     keras_datasets,
+    parquet,
     series,
     tabular,
     text,
+    tfrecord,
 )
 from dlrun.data.base import DataParams, DataSpec, Split, Splits
 from dlrun.data.registry import sources

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
@@ -30,6 +31,13 @@ class DataParams(Params):
     )
     limit: int | None = Field(
         None, gt=0, description="Use at most this many training examples (quick runs)."
+    )
+    service: str | None = Field(
+        None,
+        pattern=r"^grpc://[A-Za-z0-9.\-]+:[0-9]{1,5}$",
+        description="A tf.data service dispatcher, `grpc://HOST:PORT`: the training examples "
+        "are read, shuffled and batched by its workers (`dlrun data serve`) instead of this "
+        "process. Needs the disk cache (`cache: disk`, chosen for `auto`).",
     )
 
 
@@ -78,11 +86,32 @@ class DataSpec:
 
 
 @dataclass(frozen=True)
+class StoredArray:
+    """One array as a raw C-order file on disk (the disk cache's format)."""
+
+    path: Path
+    dtype: str
+    shape: tuple[int, ...]
+    """Including the first (row) axis."""
+    blocks: tuple[Path, ...] = ()
+    """The same rows again as consecutive block files of `rows_per_block` rows each (the
+    training split's): what a shuffled epoch reads, in any order, one whole file at a time."""
+    rows_per_block: int = 0
+
+
+@dataclass(frozen=True)
 class Split:
     x: np.ndarray
     y: np.ndarray
     times: np.ndarray | None = None
     """Series only: the time of each target."""
+    x_divisor: float | None = None
+    """Set for images kept as the uint8 pixels they were decoded to (a quarter of float32's
+    memory): the model reads `float32(x) / x_divisor`, converted batch by batch in the pipeline
+    (`dlrun.data.pipeline`), so the whole float32 array never exists."""
+    stored: tuple[StoredArray, StoredArray] | None = None
+    """The files `x` and `y` are memory-mapped from (disk cache): training streams them in
+    blocks instead of gathering from the mapping (`dlrun.data.stored`)."""
 
     def __len__(self) -> int:
         return len(self.y)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import secrets
 import shutil
@@ -27,16 +28,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from dlrun.core.errors import DataError
-from dlrun.data.base import DataSpec, Split, Splits
+from dlrun.data.base import DataSpec, Split, Splits, StoredArray
 
 if TYPE_CHECKING:
     import numpy as np
 
 CacheMode = Literal["auto", "memory", "disk"]
 CACHE_DIR_ENV = "DLRUN_CACHE_DIR"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 META_FILE = "meta.json"
 SPLIT_NAMES = ("train", "validation", "test")
+BLOCK_BYTES = 1 << 20
+"""About this many bytes of a training split's x per block file: large enough that a read costs
+little per row, small enough that the blocks a shuffled epoch holds at once stay small."""
 AUTO_DISK_SHARE = 0.25
 """`auto` goes to disk when the source files take more than this share of available memory:
 parsing and encoding hold a few times the final arrays at their peak."""
@@ -63,10 +67,14 @@ def available_memory_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
 
 
-def resolve_mode(mode: CacheMode, files: Iterable[Path]) -> Literal["memory", "disk"]:
+def resolve_mode(
+    mode: CacheMode, files: Iterable[Path], size: int | None = None
+) -> Literal["memory", "disk"]:
+    """`auto` -> disk when `size` (default: the files' size on disk) is large for this machine."""
     if mode != "auto":
         return mode
-    size = sum(path.stat().st_size for path in files)
+    if size is None:
+        size = sum(path.stat().st_size for path in files)
     return "disk" if size > AUTO_DISK_SHARE * available_memory_bytes() else "memory"
 
 
@@ -92,6 +100,8 @@ class ArrayLayout:
     x_dtype: str
     y_shape: tuple[int, ...]
     y_dtype: str
+    x_divisor: float | None = None
+    """`Split.x_divisor`: set when x holds uint8 pixels the model reads divided by it."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -100,6 +110,7 @@ class ArrayLayout:
             "x_dtype": self.x_dtype,
             "y_shape": list(self.y_shape),
             "y_dtype": self.y_dtype,
+            "x_divisor": self.x_divisor,
         }
 
     @classmethod
@@ -110,6 +121,7 @@ class ArrayLayout:
             str(data["x_dtype"]),
             tuple(data["y_shape"]),
             str(data["y_dtype"]),
+            data.get("x_divisor"),
         )
 
 
@@ -187,6 +199,8 @@ class CacheEntry:
                 out.append((files[name][1], (layout.rows, *layout.y_shape), layout.y_dtype))
             return out
 
+        if "train" in layouts:
+            write_blocks(tmp, layouts["train"])
         meta = {
             "format": FORMAT_VERSION,
             "spec": spec.to_dict(),
@@ -213,13 +227,9 @@ class CacheEntry:
         parts: dict[str, Split | None] = {"validation": None}
         for name, data in meta["layouts"].items():
             layout = ArrayLayout.from_dict(data)
+            stored = stored_arrays(self.path, name, layout)
             parts[name] = Split(
-                _mapped(
-                    self.path / f"{name}.x.bin", layout.x_dtype, (layout.rows, *layout.x_shape)
-                ),
-                _mapped(
-                    self.path / f"{name}.y.bin", layout.y_dtype, (layout.rows, *layout.y_shape)
-                ),
+                _mapped(stored[0]), _mapped(stored[1]), x_divisor=layout.x_divisor, stored=stored
             )
         assert parts["train"] is not None and parts["test"] is not None
         return Splits(
@@ -231,9 +241,71 @@ class CacheEntry:
         )
 
 
-def _mapped(path: Path, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
+def rows_per_block(row_bytes: int) -> int:
+    return max(1, BLOCK_BYTES // max(row_bytes, 1))
+
+
+def _row_bytes(shape: tuple[int, ...], dtype: str) -> int:
     import numpy as np
 
-    if shape[0] == 0:  # mmap cannot map an empty file
-        return np.empty(shape, dtype=dtype)
-    return np.memmap(path, dtype=dtype, mode="r", shape=shape)
+    return math.prod(shape) * np.dtype(dtype).itemsize
+
+
+def _block_paths(folder: Path, name: str, rows: int, per_block: int) -> tuple[list[Path], ...]:
+    count = -(-rows // per_block)
+    return tuple(
+        [folder / f"{name}.blocks" / f"{array}-{i:05d}.bin" for i in range(count)]
+        for array in ("x", "y")
+    )
+
+
+def write_blocks(folder: Path, layout: ArrayLayout) -> None:
+    """The training split's x and y again as block files (read whole, in a shuffled order, by
+    `dlrun.data.stored`): copied in one sequential pass, a block at a time."""
+    per_block = rows_per_block(_row_bytes(layout.x_shape, layout.x_dtype))
+    (folder / "train.blocks").mkdir()
+    paths = _block_paths(folder, "train", layout.rows, per_block)
+    for array, shape, dtype, targets in (
+        ("x", layout.x_shape, layout.x_dtype, paths[0]),
+        ("y", layout.y_shape, layout.y_dtype, paths[1]),
+    ):
+        block_bytes = per_block * _row_bytes(shape, dtype)
+        with (folder / f"train.{array}.bin").open("rb") as source:
+            for target in targets:
+                with target.open("wb") as handle:
+                    handle.write(source.read(block_bytes))
+                    handle.flush()
+                    os.fsync(handle.fileno())
+
+
+def stored_arrays(folder: Path, name: str, layout: ArrayLayout) -> tuple[StoredArray, StoredArray]:
+    per_block = rows_per_block(_row_bytes(layout.x_shape, layout.x_dtype))
+    blocks = (
+        _block_paths(folder, name, layout.rows, per_block)
+        if (folder / f"{name}.blocks").is_dir()
+        else ([], [])
+    )
+    return (
+        StoredArray(
+            folder / f"{name}.x.bin",
+            layout.x_dtype,
+            (layout.rows, *layout.x_shape),
+            tuple(blocks[0]),
+            per_block,
+        ),
+        StoredArray(
+            folder / f"{name}.y.bin",
+            layout.y_dtype,
+            (layout.rows, *layout.y_shape),
+            tuple(blocks[1]),
+            per_block,
+        ),
+    )
+
+
+def _mapped(array: StoredArray) -> np.ndarray:
+    import numpy as np
+
+    if array.shape[0] == 0:  # mmap cannot map an empty file
+        return np.empty(array.shape, dtype=array.dtype)
+    return np.memmap(array.path, dtype=array.dtype, mode="r", shape=array.shape)

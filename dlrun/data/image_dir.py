@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -16,8 +17,18 @@ from pydantic import Field, PositiveInt
 
 from dlrun.core.errors import DataError
 from dlrun.core.params import ConfigPath
-from dlrun.data.base import Split, Splits
-from dlrun.data.images import HeldOutImageParams, image_splits
+from dlrun.data.base import DataSpec, Split, Splits
+from dlrun.data.cache import (
+    SPLIT_NAMES,
+    ArrayLayout,
+    CacheEntry,
+    CacheMode,
+    SplitWriter,
+    cache_key,
+    resolve_mode,
+)
+from dlrun.data.checks import require_classes_in_training
+from dlrun.data.images import PIXEL_DIVISOR, HeldOutImageParams, image_splits
 from dlrun.data.registry import sources
 from dlrun.data.split import train_validation_test
 
@@ -33,6 +44,13 @@ class ImageDirParams(HeldOutImageParams):
         (64, 64), description="`[height, width]` every image is resized to."
     )
     color_mode: Literal["grayscale", "rgb"] = Field("rgb", description="`rgb` or `grayscale`.")
+    cache: CacheMode = Field(
+        "auto",
+        description="Where the decoded images live: `memory` (uint8, one byte per pixel), or "
+        "`disk` (decoded once into `$DLRUN_CACHE_DIR`, then streamed from there in blocks: "
+        "any number of images in bounded memory); `auto` picks disk when the decoded images "
+        "would take more than a quarter of the memory available.",
+    )
 
 
 IMAGE_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
@@ -81,15 +99,13 @@ def list_images(folder: Path) -> tuple[list[str], np.ndarray, list[str]]:
     return paths, np.asarray(labels, dtype=np.int64), classes
 
 
-def decode_images(paths: list[str], params: ImageDirParams) -> np.ndarray:
-    """The images as one uint8 array, decoded and resized by TensorFlow in a parallel map
-    (Keras's own ops: `decode_image`, bilinear `resize`), batch by batch into the array."""
-    import numpy as np
+def decoded_batches(paths: list[str], params: ImageDirParams) -> Iterator[np.ndarray]:
+    """The images as uint8 batches in `paths` order, decoded and resized by TensorFlow in a
+    parallel map (Keras's own ops: `decode_image`, bilinear `resize`)."""
     import tensorflow as tf
 
     height, width = params.image_size
-    channels = 1 if params.color_mode == "grayscale" else 3
-    images = np.empty((len(paths), height, width, channels), dtype=np.uint8)
+    channels = _channels(params)
 
     def load(path: tf.Tensor) -> tf.Tensor:
         image = tf.io.decode_image(
@@ -108,11 +124,26 @@ def decode_images(paths: list[str], params: ImageDirParams) -> np.ndarray:
     done = 0
     try:
         for batch in dataset:
-            images[done : done + len(batch)] = batch.numpy()
+            yield batch.numpy()
             done += len(batch)
     except tf.errors.InvalidArgumentError as error:
         _name_the_undecodable(paths[done : done + DECODE_BATCH], channels)
         raise DataError(f"cannot read the images: {error.message.splitlines()[0]}") from None
+
+
+def _channels(params: ImageDirParams) -> int:
+    return 1 if params.color_mode == "grayscale" else 3
+
+
+def decode_images(paths: list[str], params: ImageDirParams) -> np.ndarray:
+    """The images as one uint8 array (`decoded_batches`, batch by batch into the array)."""
+    import numpy as np
+
+    images = np.empty((len(paths), *params.image_size, _channels(params)), dtype=np.uint8)
+    done = 0
+    for batch in decoded_batches(paths, params):
+        images[done : done + len(batch)] = batch
+        done += len(batch)
     return images
 
 
@@ -136,23 +167,75 @@ def load_image_dir(params: ImageDirParams, seed: int) -> Splits:
     """A folder of class sub-folders of images, resized; `test_split` is held out.
 
     Only paths are listed up front; the split (and `limit`) is drawn on them, so only the images
-    a run uses are decoded."""
+    a run uses are decoded: into memory, or once into the disk cache."""
     import numpy as np
 
     paths, labels, class_names = list_images(params.path)
     rows = Split(np.arange(len(paths)), labels)
-    train, validation, test = train_validation_test(rows, params, seed=seed, stratify=True)
-    used = np.sort(np.concatenate([p.x for p in (train, validation, test) if p is not None]))
-    images = decode_images([paths[i] for i in used], params)
+    parts = train_validation_test(rows, params, seed=seed, stratify=True)
+    used = sum(len(part) for part in parts if part is not None)
+    decoded_bytes = used * params.image_size[0] * params.image_size[1] * _channels(params)
+    if resolve_mode(params.cache, [], size=decoded_bytes) == "disk":
+        return cached_images(params, seed, paths, class_names, parts)
+    used_rows = np.sort(np.concatenate([p.x for p in parts if p is not None]))
+    images = decode_images([paths[i] for i in used_rows], params)
     position = np.full(len(paths), -1, dtype=np.int64)
-    position[used] = np.arange(len(used))
+    position[used_rows] = np.arange(len(used_rows))
     return image_splits(
-        Split(images, labels[used]),
+        Split(images, labels[used_rows]),
         None,
         params,
         seed=seed,
         class_names=class_names,
-        parts=tuple(
-            Split(position[p.x], p.y) if p is not None else None for p in (train, validation, test)
-        ),
+        parts=tuple(Split(position[p.x], p.y) if p is not None else None for p in parts),
     )
+
+
+def cached_images(
+    params: ImageDirParams,
+    seed: int,
+    paths: list[str],
+    class_names: list[str],
+    parts: tuple[Split, Split | None, Split],
+) -> Splits:
+    """The splits from the disk cache, decoding each split's images into it first when the
+    entry is not there yet (batch by batch: never all of them in memory)."""
+    import numpy as np
+
+    train = parts[0]
+    require_classes_in_training(
+        train.y,
+        np.concatenate([p.y for p in parts if p is not None]),
+        class_names,
+        f"data (source: {params.source})",
+    )
+    files = [Path(path) for path in paths]
+    # Not part of the key: augmentation changes batches, not the decoded images; where they
+    # live and who serves them neither.
+    key_params = params.model_dump(mode="json", exclude={"augment", "cache", "service"})
+    entry = CacheEntry(cache_key(files, key_params, seed))
+    if entry.exists():
+        return entry.load()
+    shape = (*params.image_size, _channels(params))
+    spec = DataSpec(
+        input_shape=shape,
+        task="classification",
+        input_kind="images",
+        num_classes=len(class_names),
+        class_names=class_names,
+        preprocessing={"scale": 1 / PIXEL_DIVISOR, "cache": "disk"},
+    )
+    tmp = entry.writing()
+    layouts = {}
+    for name, part in zip(SPLIT_NAMES, parts, strict=True):
+        if part is None:
+            continue
+        layouts[name] = ArrayLayout(len(part), shape, "uint8", (), "int64", PIXEL_DIVISOR)
+        writer = SplitWriter(tmp, name, layouts[name])
+        done = 0
+        for batch in decoded_batches([paths[i] for i in part.x], params):
+            writer.append(batch, part.y[done : done + len(batch)])
+            done += len(batch)
+        writer.close()
+    entry.commit(tmp, spec, layouts)
+    return entry.load()

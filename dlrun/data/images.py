@@ -45,14 +45,19 @@ class HeldOutImageParams(ImageParams, HeldOutParams):
     """Image sources without a test set of their own."""
 
 
+PIXEL_DIVISOR = 255.0
+
+
 def _scaled(split: Split) -> Split:
-    # Images to [0, 1] with a channel axis, so MLPs (which flatten) and CNNs read the same data.
+    """Images read in [0, 1] with a channel axis, so MLPs (which flatten) and CNNs read the same
+    data. uint8 pixels stay uint8 (a view with the channel axis added) and are divided batch by
+    batch in the pipeline: the same float32 values, without the float32 array."""
     import numpy as np
 
-    x = split.x.astype(np.float32) / 255.0
-    if x.ndim == 3:
-        x = x[..., np.newaxis]
-    return Split(x, split.y.astype(np.int64))
+    x = split.x[..., np.newaxis] if split.x.ndim == 3 else split.x
+    if x.dtype == np.uint8:
+        return Split(x, split.y.astype(np.int64), x_divisor=PIXEL_DIVISOR)
+    return Split(x.astype(np.float32) / PIXEL_DIVISOR, split.y.astype(np.int64))
 
 
 def image_splits(
@@ -95,7 +100,7 @@ def image_splits(
         input_kind="images",
         num_classes=num_classes,
         class_names=names,
-        preprocessing={"scale": 1 / 255.0},
+        preprocessing={"scale": 1 / PIXEL_DIVISOR},
     )
     return Splits(
         train=_scaled(train),

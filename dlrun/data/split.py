@@ -54,7 +54,14 @@ def limit(split: Split, max_rows: int | None, *, seed: int, stratify: bool) -> S
     """At most `max_rows` rows of `split`, drawn the same way as a held-out part."""
     if max_rows is None or max_rows >= len(split):
         return split
-    _, chosen = split_indices(split.y, max_rows / len(split), seed=seed, stratify=stratify)
+    import numpy as np
+
+    rest, chosen = split_indices(split.y, max_rows / len(split), seed=seed, stratify=stratify)
+    if len(chosen) < max_rows:
+        # Rounding each class's share can fall short (999 of `limit: 1000`): top up with
+        # rows drawn from the others, so the cap is exactly the number of rows trained on.
+        extra = np.random.default_rng(seed).permutation(rest)[: max_rows - len(chosen)]
+        chosen = np.sort(np.concatenate([chosen, extra]))
     return take(split, chosen[:max_rows])
 
 

@@ -19,7 +19,7 @@ import shutil
 import stat
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 CHUNK_ROWS = 200_000
 MAX_INFERRED_CLASSES = 2
+MAX_TARGET_CODES = 100_000
 TRAIN, VALIDATION, TEST, UNUSED = 0, 1, 2, -1
 
 
@@ -82,9 +83,12 @@ def require_regular_file(path: Path) -> None:
         )
 
 
-def read_chunks(files: list[Path], delimiter: str, rows: int) -> Iterator[pd.DataFrame]:
+def read_chunks(
+    files: list[Path], delimiter: str, rows: int, counts: list[int] | None = None
+) -> Iterator[pd.DataFrame]:
     """The files' rows as tables of at most `rows` rows, each checked as `read_csv` checks a
-    whole file (empty file, wrong delimiter, ragged rows); every shard has the first's columns."""
+    whole file (empty file, wrong delimiter, ragged rows); every shard has the first's columns
+    (and its row count appended to `counts`, for multi-worker file sharding)."""
     import pandas as pd
 
     columns: list[str] | None = None
@@ -128,6 +132,8 @@ def read_chunks(files: list[Path], delimiter: str, rows: int) -> Iterator[pd.Dat
             raise DataError(
                 f"{path.name} has a header but no data rows", received=header_line(path)[:120]
             )
+        if counts is not None:
+            counts.append(seen)
 
 
 @dataclass
@@ -146,6 +152,7 @@ class RawTable:
     target_values: set[str] = field(default_factory=set)
     blocks: list[Any] = field(default_factory=list)
     rows: int = 0
+    file_rows: dict[str, int] = field(default_factory=dict)  # per shard, in order (csv)
 
     def add(self, numbers: np.ndarray, text_codes: np.ndarray) -> None:
         import numpy as np
@@ -176,10 +183,12 @@ class RawTable:
             shutil.rmtree(self.spill, ignore_errors=True)
 
 
-def _code(values: pd.Series, known: dict[str, int]) -> np.ndarray:
-    """Each value's code in `known` (new values get the next codes), as int32."""
+def _code(values: pd.Series, known: dict[str, int], limit: int | None = None) -> np.ndarray:
+    """Each value's code in `known` (new ones get the next), int32; -1 past `limit` values."""
     import numpy as np
 
+    if limit is not None and len(known) > limit:
+        return np.full(len(values), -1, np.int32)
     text = values.astype(str).to_numpy()
     unique, inverse = np.unique(text, return_inverse=True)
     mapping = np.array([known.setdefault(str(value), len(known)) for value in unique])
@@ -193,17 +202,37 @@ def parse(
     delimiter: str,
     *,
     spill: Path | None,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int | None = None,
 ) -> tuple[RawTable, np.ndarray, np.ndarray]:
-    """The parsing pass: (raw table, each row's target as float64 (NaN where not a number),
-    each row's target class code)."""
+    """The parsing pass over CSV files (see `parse_chunks`), `chunk_rows` (default
+    `CHUNK_ROWS`, read when called so a test can lower it) at a time."""
+    counts: list[int] = []
+    chunks = read_chunks(files, delimiter, chunk_rows or CHUNK_ROWS, counts)
+    raw, numbers_y, codes_y = parse_chunks(chunks, files[0], target, features, spill=spill)
+    names = [path.name for path in files]  # full paths when two share a name (`data/*/x.csv`)
+    names = names if len(set(names)) == len(names) else [str(path) for path in files]
+    raw.file_rows = dict(zip(names, counts, strict=True))
+    return raw, numbers_y, codes_y
+
+
+def parse_chunks(
+    chunks: Iterable[pd.DataFrame],
+    path: Path,
+    target: str,
+    features: list[str] | None,
+    *,
+    spill: Path | None,
+) -> tuple[RawTable, np.ndarray, np.ndarray]:
+    """The parsing pass over tables of rows from any reader (CSV, Parquet, TFRecord), in file
+    order: (raw table, each row's target as float64 (NaN where not a number), each row's
+    target class code). `path` names the data in errors."""
     import numpy as np
-    import pandas as pd
+    from pandas import to_numeric
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
     raw: RawTable | None = None
     numbers_y, codes_y = [], []
-    path = files[0]
-    for chunk in read_chunks(files, delimiter, chunk_rows):
+    for chunk in chunks:
         if raw is None:
             raw = _raw_table(chunk, path, target, features, spill)
         require_complete(chunk[raw.features], path, "features")
@@ -226,13 +255,13 @@ def parse(
         )
         raw.add(numbers, text_codes)
         values = chunk[target]
-        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-        raw.target_numeric &= numeric
+        raw.target_numeric &= is_numeric_dtype(values) and not is_bool_dtype(values)
         if len(raw.target_values) <= MAX_INFERRED_CLASSES:
             raw.target_values.update(values.astype(str).unique()[: MAX_INFERRED_CLASSES + 1])
-        numbers_y.append(pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64))
-        codes_y.append(_code(values, raw.target_codes))
-    assert raw is not None  # read_chunks yields at least one chunk or raises
+        numbers_y.append(to_numeric(values, errors="coerce").to_numpy(dtype=np.float64))
+        # Codes -1 past MAX_TARGET_CODES values: no class label (10M values' dict took 1.5 GB).
+        codes_y.append(_code(values, raw.target_codes, limit=MAX_TARGET_CODES))
+    assert raw is not None  # every reader yields at least one chunk or raises
     return raw, np.concatenate(numbers_y), np.concatenate(codes_y)
 
 

@@ -3,13 +3,15 @@ features. Read in chunks (`dlrun.data.table_stream`), kept in memory or in the d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from dlrun.core.errors import DataError
 from dlrun.core.params import ConfigPath
+from dlrun.data import sanity
 from dlrun.data.base import DataSpec, HeldOutParams, Split, Splits, Task
 from dlrun.data.cache import (
     SPLIT_NAMES,
@@ -22,14 +24,16 @@ from dlrun.data.cache import (
     resolve_mode,
 )
 from dlrun.data.checks import read_csv, require_classes_in_training
+from dlrun.data.fixed_split import csv_fixed_split, fixed_parts
 from dlrun.data.registry import sources
 from dlrun.data.split import train_validation_test
 from dlrun.data.table_stream import (
     MAX_INFERRED_CLASSES,
+    MAX_TARGET_CODES,
+    TRAIN,
     Encoding,
     RawTable,
     encode_blocks,
-    fit_encoding,
     parse,
     spill_folder,
     split_table,
@@ -40,12 +44,15 @@ if TYPE_CHECKING:  # numpy and pandas are imported where used: `dlrun validate` 
     import numpy as np
     import pandas as pd
 
+    # (files, spill folder) -> the parsing pass's result (`table_stream.parse_chunks`)
+    Reader = Callable[[list[Path], Path | None], tuple[RawTable, np.ndarray, np.ndarray]]
 
-class CsvParams(HeldOutParams):
-    source: Literal["csv"] = "csv"
+
+class TableParams(HeldOutParams):
+    """What every table source (`csv`, `parquet`) takes: which columns, task, scaling, cache."""
+
     path: ConfigPath = Field(
-        description="The CSV file, or a glob of shards with the same header "
-        "(`data/part-*.csv`), read in that order."
+        description="The file, or a glob of shards with the same columns, read in sorted order."
     )
     target: str = Field(description="The column to predict.")
     features: list[str] | None = Field(
@@ -59,15 +66,72 @@ class CsvParams(HeldOutParams):
         "for text, boolean or two-valued targets, else regression.",
     )
     standardize: bool = Field(
-        True, description="Scale numeric features to mean 0, std 1 with training-split statistics."
+        True,
+        description="Scale numeric features to mean 0, std 1 with training-split statistics "
+        "(kept as an alias: `false` is `scaling: none`).",
     )
-    delimiter: str = Field(",", description="Field separator.")
+    scaling: Literal["standard", "robust", "none"] | None = Field(
+        None,
+        description="How numeric features are scaled with training-split statistics: "
+        "`standard` (mean 0, std 1), `robust` (median 0, interquartile range 1.349: a few huge "
+        "values do not flatten the column) or `none`. Default: `standard`, or `none` with "
+        "`standardize: false`.",
+    )
+    outliers: Literal["warn", "drop", "clip"] = Field(
+        "warn",
+        description="Values beyond 1,000 robust standard deviations from their column's median "
+        "(a lost decimal point, a sentinel like -999): `warn` names them before training, "
+        "`drop` also removes their rows from every split, `clip` replaces them by the nearest "
+        "training value that is not an outlier.",
+    )
     cache: CacheMode = Field(
         "auto",
         description="Where the encoded examples live: `memory`, or `disk` (written once to "
         "`$DLRUN_CACHE_DIR`, then memory-mapped: data of any size in bounded RAM); `auto` picks "
         "disk when the files take more than a quarter of the available memory.",
     )
+
+
+class CsvParams(TableParams):
+    source: Literal["csv"] = "csv"
+    path: ConfigPath = Field(
+        description="The CSV file, or a glob of shards with the same header "
+        "(`data/part-*.csv`), read in that order."
+    )
+    delimiter: str = Field(",", description="Field separator.")
+    test_split: float = Field(
+        0.1,
+        ge=0.0,
+        lt=1.0,
+        description="Fraction of all examples held out for the test, stratified for "
+        "classification (ignored, and may be 0, with `test_path` or `split_column`).",
+    )
+    test_path: ConfigPath | None = Field(
+        None, description="A test file with the same header: the test set, instead of `test_split`."
+    )
+    validation_path: ConfigPath | None = Field(
+        None,
+        description="A validation file with the same header (with `test_path`), instead of "
+        "`validation_split`.",
+    )
+    split_column: str | None = Field(
+        None,
+        description="A column saying each row's split: `train`, `validation` or `test` (or 0, 1, "
+        "2, as Ludwig writes them); not a feature. Without `validation` rows, "
+        "`validation_split` of the training rows is held out.",
+    )
+
+    @model_validator(mode="after")
+    def _one_fixed_split(self) -> CsvParams:
+        if self.split_column is not None and self.test_path is not None:
+            raise ValueError("give data.test_path or data.split_column, not both")
+        if self.validation_path is not None and self.test_path is None:
+            raise ValueError("data.validation_path needs data.test_path")
+        if self.test_split == 0 and self.test_path is None and self.split_column is None:
+            raise ValueError(
+                "test_split: 0 leaves no test set: give data.test_path or data.split_column"
+            )
+        return self
 
 
 def read_table(path: Path, delimiter: str) -> pd.DataFrame:
@@ -115,34 +179,58 @@ def encode_target(
 def load_csv(params: CsvParams, seed: int) -> Splits:
     """A CSV file or a glob of shards: features and a target column, for regression or
     classification; in memory, or through the disk cache for data of any size."""
-    files = table_files(params.path)
-    mode = resolve_mode(params.cache, files)
+    files, features, fixed = csv_fixed_split(params, table_files(params.path))
+
+    def read(files: list[Path], spill: Path | None) -> tuple[RawTable, np.ndarray, np.ndarray]:
+        return parse(files, params.target, features, params.delimiter, spill=spill)
+
+    # The service's workers read the disk cache's files, so `auto` means disk with a service.
+    mode = (
+        "disk" if params.service and params.cache == "auto" else resolve_mode(params.cache, files)
+    )
+    return load_table(params, seed, files, mode, read, fixed=fixed)
+
+
+def load_table(
+    params: TableParams,
+    seed: int,
+    files: list[Path],
+    mode: str,
+    read: Reader,
+    identity: dict | None = None,
+    fixed: Callable[[RawTable], np.ndarray] | None = None,
+) -> Splits:
+    """What every table source shares once it can read its files in chunks: the cache entry
+    (reused when whole), the seeded split, the training statistics and the encoded arrays.
+    `identity` keys the cache entry (default: the params). `fixed` gives each row's split
+    (`dlrun.data.fixed_split`) instead of the seeded one."""
     entry = None
     if mode == "disk":
-        entry = CacheEntry(cache_key(files, params.model_dump(mode="json"), seed))
+        # Not what the data is: where it lives (`cache`) and who serves it (`service`).
+        key_params = (
+            identity
+            if identity is not None
+            else params.model_dump(mode="json", exclude={"service", "cache"})
+        )
+        entry = CacheEntry(cache_key(files, key_params, seed))
         if entry.exists():
             return entry.load()
-    raw, y_numbers, y_codes = parse(
-        files,
-        params.target,
-        params.features,
-        params.delimiter,
-        spill=spill_folder(mode, cache_root()),
-    )
+    raw, y_numbers, y_codes = read(files, spill_folder(mode, cache_root()))
     try:
-        return _encoded_splits(params, seed, raw, y_numbers, y_codes, mode, entry)
+        return _encoded_splits(params, seed, raw, y_numbers, y_codes, mode, entry, fixed)
     finally:
         raw.close()
 
 
 def _encoded_splits(
-    params: CsvParams,
+    params: TableParams,
     seed: int,
     raw: RawTable,
     y_numbers: np.ndarray,
     y_codes: np.ndarray,
     mode: str,
     entry: CacheEntry | None,
+    fixed: Callable[[RawTable], np.ndarray] | None = None,
 ) -> Splits:
     import numpy as np
 
@@ -154,18 +242,28 @@ def _encoded_splits(
     y, class_names = _target(task, params.target, y_numbers, y_codes, raw.target_codes)
     stratify = task == "classification"
     rows = Split(np.arange(raw.rows), y)  # row numbers, so statistics see training rows only
-    parts = train_validation_test(rows, params, seed=seed, stratify=stratify)
+    if fixed is None:
+        parts = train_validation_test(rows, params, seed=seed, stratify=stratify)
+    else:
+        where = f"data of {params.path.name}"
+        parts = fixed_parts(rows, fixed(raw), params, seed=seed, stratify=stratify, where=where)
     if class_names is not None:
         where = f"data.target: column '{params.target}' of {params.path.name}"
         require_classes_in_training(parts[0].y, y, class_names, where)
     split_of = split_table(raw.rows, parts)
-    encoding = fit_encoding(raw, split_of, params.standardize)
+    # Sanity checks before training, and `data.outliers` / `data.scaling` (`dlrun.data.sanity`).
+    raw, parts, split_of, encoding, checked = sanity.checked_encoding(
+        params, raw, parts, split_of, y, stratify
+    )
     preprocessing: dict = {"categories": encoding.categories, "cache": mode}
+    preprocessing.update(checked)
     if encoding.mean is not None:
         preprocessing["standardize"] = {
             encoding.names[i]: {"mean": float(m), "std": float(s)}
             for i, m, s in zip(encoding.numeric_at, encoding.mean, encoding.std, strict=True)
         }
+    if len(raw.file_rows) > 1:
+        preprocessing["shards"] = train_rows_by_shard(raw.file_rows, split_of)
     spec = DataSpec(
         input_shape=(encoding.width,),
         task=task,
@@ -180,6 +278,17 @@ def _encoded_splits(
     return _in_memory(spec, raw, encoding, split_of, parts)
 
 
+def train_rows_by_shard(file_rows: dict[str, int], split_of: np.ndarray) -> dict[str, int]:
+    """Each shard's count of training rows. The training split keeps row order, so a shard's
+    rows are one contiguous stretch of it: a multi-worker job gives each worker whole shards
+    from these counts alone (`dlrun.training.sharding`)."""
+    import numpy as np
+
+    shard_of = np.repeat(np.arange(len(file_rows)), list(file_rows.values()))
+    counts = np.bincount(shard_of[split_of == TRAIN], minlength=len(file_rows))
+    return {name: int(n) for name, n in zip(file_rows, counts, strict=True)}
+
+
 def _target(
     task: Task,
     column: str,
@@ -191,6 +300,12 @@ def _target(
     import numpy as np
 
     if task == "classification":
+        if (codes < 0).any():
+            raise DataError(
+                f"data.target: column '{column}' has over {MAX_TARGET_CODES:,} different "
+                "values, too many to be classes",
+                fix="set data.task: regression, or pick the label column",
+            )
         names = sorted(known)
         order = np.empty(len(known), dtype=np.int64)
         for index, name in enumerate(names):
@@ -201,7 +316,7 @@ def _target(
         by_code = {code: value for value, code in known.items()}
         raise DataError(
             f"data.target: column '{column}' has non-numeric values, so it cannot be regressed on",
-            received=by_code[int(codes[bad[0]])],
+            received=by_code.get(int(codes[bad[0]]), "text"),
             fix="set data.task: classification, or clean the column",
         )
     return numbers.astype(np.float32), None

@@ -12,6 +12,7 @@ import pandas as pd
 
 from dlrun.config import ExperimentConfig
 from dlrun.data import DataSpec, Split
+from dlrun.experiment import verdict
 from dlrun.experiment.prepare import Prepared
 from dlrun.report import diagnostics
 from dlrun.report.curves import NOT_CURVES, history_figures
@@ -59,10 +60,11 @@ def evaluate(
     validation values, timings, and which way each metric is better."""
     spec, splits, test_data = prepared.splits.spec, prepared.splits, prepared.pipelines.test
     test = trainer.evaluate(model, test_data, prefix="test_")
+    predictions = model.predict(test_data, verbose=0)
     test_metrics, test_figures = diagnostics.diagnose(
         spec.task,
         splits.test.y,
-        model.predict(test_data, verbose=0),
+        predictions,
         spec.class_names,
         title=config.name,
         target=getattr(config.data, "target", None),
@@ -90,6 +92,19 @@ def evaluate(
     # Keras's own test values stay; diagnostics add per-class scores, AUC, R² and the like.
     metrics.update({k: v for k, v in test_metrics.items() if k not in metrics})
     metrics["metric_directions"] = trainer.metric_directions(model)
+    found = verdict.judge(
+        metrics,
+        prepared.metric_names,
+        metrics["metric_directions"],
+        history=result.history,
+        spec=spec,
+        x_train=splits.train.x,
+        y_train=splits.train.y,
+        predictions=predictions,
+        stopped_early=result.stopped_early,
+    )
+    if found is not None:  # did it learn? (`dlrun.experiment.verdict`)
+        metrics.update(found.to_metrics())
     figures = {}
     if config.report.plots:
         figures = {**history_figures(result.history, config.name), **test_figures}

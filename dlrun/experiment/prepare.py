@@ -3,6 +3,7 @@ pipelines, and the model compiled with every default resolved (`Prepared`)."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,16 +14,19 @@ from dlrun.config import ExperimentConfig
 from dlrun.config.schema import DistributeConfig
 from dlrun.core.errors import ConfigError
 from dlrun.data import Splits, load_splits
-from dlrun.data.pipeline import Pipelines, build_pipelines
+from dlrun.data import service as data_service
+from dlrun.data.pipeline import Pipelines, augmentation, build_pipelines
+from dlrun.experiment import loss_fit
 from dlrun.experiment.resolve import (
     resolve_defaults,
     resolve_jit_compile,
     resolve_precision,
     resolve_steps_per_execution,
 )
+from dlrun.experiment.starting_point import resolve_starting_weights
 from dlrun.models import build_model
 from dlrun.models.heads import default_loss, default_metrics
-from dlrun.training import strategies, trainer
+from dlrun.training import phases, strategies, trainer
 from dlrun.training.strategies import Distribution
 
 
@@ -62,6 +66,7 @@ def data_and_model(
     """The seeded data and the uncompiled model a config describes (what `summary` shows),
     made in the distribution's scope."""
     distribution = distribution or start_runtime(config, distribute=False)
+    config = resolve_starting_weights(config)
     splits = load_splits(config.data, config.seed)
     # The policy is read when layers are made; reset it so nothing else built later inherits it.
     keras.config.set_dtype_policy(resolve_precision(config.train.precision, config.model))
@@ -97,12 +102,39 @@ class Prepared:
 
 def prepare(config: ExperimentConfig, distribution: Distribution) -> Prepared:
     """The data, the model and its pipelines, compiled in the distribution's scope."""
+    service_url = getattr(config.data, "service", None)
+    if service_url:  # refused or unreachable before the data is read
+        data_service.check_settings(config.train.deterministic, distribution.multi_worker)
+        data_service.require_serving(service_url)
     splits, model = data_and_model(config, distribution)
+    if config.train.phases:
+        phases.check(config.train.phases, model)  # before the run folder exists
     spec, train = splits.spec, config.train
     loss = train.loss or default_loss(spec, int(model.output_shape[-1]))
     metric_names = train.metrics if train.metrics is not None else default_metrics(spec)
     augment = getattr(config.data, "augment", None)
     pipelines = build_pipelines(splits, train.batch_size, config.seed, augment, train.deterministic)
+    if service_url:  # the service's workers make the training batches (augmented here)
+        assert pipelines.epoch is not None
+        served = data_service.train_dataset(
+            splits.train, train.batch_size, config.seed, service_url, train.epochs, pipelines.epoch
+        )
+        pipelines = dataclasses.replace(pipelines, train=augmented(served, augment, config.seed))
+    # Loss, labels and output fit together, before the run folder exists (`loss_fit`).
+    if loss_fit.check_loss(loss, spec, int(model.output_shape[-1])):
+        classes = int(spec.num_classes or model.output_shape[-1])
+        pipelines = dataclasses.replace(
+            pipelines,
+            train=loss_fit.one_hot_labels(pipelines.train, classes),
+            validation=loss_fit.one_hot_labels(pipelines.validation, classes),
+            test=loss_fit.one_hot_labels(pipelines.test, classes),
+        )
+        splits = dataclasses.replace(
+            splits,
+            spec=dataclasses.replace(
+                spec, preprocessing={**spec.preprocessing, "labels": loss_fit.ONE_HOT_NOTE}
+            ),
+        )
     steps_per_execution = resolve_steps_per_execution(
         train.steps_per_execution, pipelines.steps_per_epoch, train.distribute.strategy
     )
@@ -143,3 +175,14 @@ def prepare(config: ExperimentConfig, distribution: Distribution) -> Prepared:
         class_weight=trainer.class_weights(train.class_weight, splits.train.y, spec.num_classes),
         resolved=resolved,
     )
+
+
+def augmented(data: tf.data.Dataset, augment: Any, seed: int) -> tf.data.Dataset:
+    """`data.augment` applied to batches in this process (its random layers hold state that a
+    tf.data service worker cannot run)."""
+    if augment is None:
+        return data
+    augmenter = augmentation(augment, seed)
+    return data.map(
+        lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE
+    ).prefetch(tf.data.AUTOTUNE)

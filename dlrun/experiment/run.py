@@ -8,6 +8,7 @@ only place they meet. It imports TensorFlow, so the CLI imports it lazily.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,13 +17,15 @@ import keras
 
 from dlrun import runs
 from dlrun.config import ExperimentConfig, resolved_dict, to_yaml
+from dlrun.config.schema import OptimizerConfig
 from dlrun.experiment import record
 from dlrun.experiment.evaluate import evaluate
 from dlrun.experiment.mlflow_mirror import live_mirror
 from dlrun.experiment.prepare import Prepared, prepare, start_runtime
 from dlrun.experiment.start import open_run
+from dlrun.experiment.starting_point import resolve_starting_weights
 from dlrun.report import mlflow as report_mlflow
-from dlrun.training import distributed, trainer
+from dlrun.training import distributed, phases, sharding, trainer
 from dlrun.training.outcomes import WorkerOutcome
 from dlrun.training.strategies import Distribution
 from dlrun.training.tensorboard import require_tensorboard, tensorboard_callbacks
@@ -52,13 +55,15 @@ def run_experiment(
     resume: Path | None = None,
     run_dir: Path | None = None,
     mlflow: bool = False,
+    notify: Callable[[list[str]], None] | None = None,
 ) -> Outcome:
     """Train, evaluate and record one run. Raises `DlrunError` before the run folder exists for
     bad input (nothing written), `TrainingFailed` after it (the folder says why).
 
     `resume`: a stopped run's folder (checked by `runs.resumable_run`), continued from its
     backup with its own config, which `config` must be. `run_dir`: write the new run exactly
-    there (a folder that is missing or empty), not in a new folder of the output root."""
+    there (a folder that is missing or empty), not in a new folder of the output root.
+    `notify`: called with the data's sanity warnings (`dlrun.data.sanity`) before training."""
     started = time.time()
     # A read-only or full disk fails before training.
     if run_dir is not None and resume is None:
@@ -71,14 +76,21 @@ def run_experiment(
         report_mlflow.require_uri()  # a missing address is a user error, before training
     distribution = start_runtime(config)
     distribution.check(config.train, config.report)
-    prepared = prepare(config, distribution)
+    # `model.weights: run:ID` is searched where this run goes (--output-dir included).
+    prepared = prepare(resolve_starting_weights(config, root), distribution)
+    data_warnings = prepared.splits.spec.preprocessing.get("warnings")
+    if notify is not None and data_warnings:  # before training: the user may stop and fix it
+        notify(list(data_warnings))
 
     info = record.run_info(config, prepared.splits, command, config_path)
     info[runs.AUTO_RESOLVED_KEY] = runs.auto_resolutions(
         resolved_dict(config), resolved_dict(prepared.resolved)
     )
+    shard_plan = sharding.plan(prepared.splits.spec, distribution)
     if distribution.strategy is not None:
         info["distribute"] = distribution.describe(config.train.batch_size)
+        if shard_plan is not None:
+            info["distribute"]["input"] = shard_plan.describe()
     run, start = open_run(
         root,
         config,
@@ -92,12 +104,18 @@ def run_experiment(
 
     def train(extra: list[keras.callbacks.Callback], on_epoch_end: Any) -> trainer.TrainingResult:
         return fit(
-            config, prepared, distribution, start, [*(callbacks or []), *extra], on_epoch_end
+            config,
+            prepared,
+            distribution,
+            start,
+            [*(callbacks or []), *extra],
+            on_epoch_end,
+            shard_plan,
         )
 
     if run is None:  # a worker of a multi-worker job other than the chief: no run folder
         return distributed.run_worker(
-            lambda: train([], lambda history: None), prepared.model, distribution, start
+            lambda: train([], lambda history: None), prepared.model, distribution, start, shard_plan
         )
     model = prepared.model
     mirror = live_mirror(
@@ -132,6 +150,7 @@ def fit(
     start: trainer.Start,
     callbacks: list[keras.callbacks.Callback],
     on_epoch_end: Any,
+    shard_plan: sharding.ShardPlan | None = None,
 ) -> trainer.TrainingResult:
     """The trainer's fit, or its multi-worker twin under `train.distribute: multi_worker`."""
     arguments: dict[str, Any] = {
@@ -142,6 +161,14 @@ def fit(
         "on_epoch_end": on_epoch_end,
         "start": start,
     }
+    if config.train.phases:
+        return phases.fit(
+            prepared.model,
+            prepared.pipelines,
+            config.train,
+            lambda optimizer, epochs: compile_phase(prepared, distribution, optimizer, epochs),
+            **arguments,
+        )
     if not distribution.multi_worker:
         return trainer.fit(prepared.model, prepared.pipelines, config.train, **arguments)
     return distributed.fit(
@@ -152,5 +179,21 @@ def fit(
         splits=(prepared.splits.train, prepared.splits.validation),
         seed=config.seed,
         steps_per_execution=prepared.steps_per_execution,
+        shard_plan=shard_plan,
         **arguments,
     )
+
+
+def compile_phase(
+    prepared: Prepared, distribution: Distribution, optimizer: OptimizerConfig, epochs: int
+) -> None:
+    """Compile the model again for one of `train.phases`: its optimizer, the rest as prepared
+    (Keras reads which weights train when the model is compiled)."""
+    model, steps = prepared.model, epochs * prepared.pipelines.steps_per_epoch
+    with distribution.scope():
+        model.compile(
+            optimizer=trainer.build_optimizer(optimizer, steps),
+            steps_per_execution=prepared.steps_per_execution,
+            jit_compile=model.jit_compile,
+            **prepared.compile_arguments(),
+        )

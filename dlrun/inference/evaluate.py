@@ -25,6 +25,7 @@ import numpy as np
 from dlrun import __version__, runs
 from dlrun.core.errors import DataError, DlrunError
 from dlrun.data import Split, Splits, load_splits
+from dlrun.data.labels import ONE_HOT_NOTE, one_hot_labels
 from dlrun.inference.inputs import read_examples
 from dlrun.inference.saved import SavedRun
 from dlrun.report import diagnostics
@@ -151,6 +152,9 @@ def _rebuilt_splits(saved: SavedRun, config_data: Any, described: str) -> Splits
     """The splits as training built them, refused when their preprocessing is not the run's."""
     splits = load_splits(config_data, saved.config.seed)
     rebuilt = json.loads(json.dumps(splits.spec.to_dict(), default=str))
+    trained = saved.info.get("preprocessing")
+    if isinstance(trained, dict) and trained.get("labels") == ONE_HOT_NOTE:
+        rebuilt["preprocessing"]["labels"] = ONE_HOT_NOTE  # training's loss added it, not data
     changed = [key for key, value in saved.info.items() if key in rebuilt and rebuilt[key] != value]
     if changed:
         raise DataError(
@@ -165,7 +169,8 @@ def _rebuilt_splits(saved: SavedRun, config_data: Any, described: str) -> Splits
 def _part(splits: Splits, split: str) -> Split:
     if split == "all":
         parts = [p for p in (splits.train, splits.validation, splits.test) if p is not None]
-        return Split(np.concatenate([p.x for p in parts]), np.concatenate([p.y for p in parts]))
+        x = np.concatenate([p.x for p in parts])  # one dtype: the parts come from one source
+        return Split(x, np.concatenate([p.y for p in parts]), x_divisor=parts[0].x_divisor)
     part = {"train": splits.train, "validation": splits.validation, "test": splits.test}[split]
     if part is None:
         raise DlrunError(
@@ -178,7 +183,7 @@ def _part(splits: Splits, split: str) -> Split:
 def _run_test_metrics(saved: SavedRun, test: Split) -> tuple[dict[str, Any], str | None]:
     """The run's own `test_*` metrics, when this test split is the one it was tested on."""
     expected = saved.run.info.get("test_fingerprint")
-    if expected and expected != environment.fingerprint(test.x, test.y):
+    if expected and expected != environment.split_fingerprint(test):
         return {}, "the test split differs from the one the run was tested on (fingerprint)"
     reference = {
         key.removeprefix("test_"): value
@@ -204,6 +209,8 @@ def _metrics(saved: SavedRun, split: Split) -> dict[str, Any]:
         config.train.batch_size,
         config.seed,
     ).test
+    if saved.spec.preprocessing.get("labels") == ONE_HOT_NOTE:  # as the run trained on them
+        dataset = one_hot_labels(dataset, int(saved.spec.num_classes or 0))
     metrics: dict[str, Any] = trainer.evaluate(model, dataset, prefix="")
     extra, _figures = diagnostics.diagnose(
         saved.spec.task,

@@ -136,13 +136,37 @@ def encode_table(
                 received=bad,
                 fix="clean the column, or check the file is the one you meant",
             )
-        blocks.append(values.to_numpy(dtype=np.float64)[:, None])
+        numbers = values.to_numpy(dtype=np.float64)
+        notes += far_outside_training(column, numbers, preprocessing)
+        bounds = preprocessing.get("outlier_bounds", {}).get(column)
+        if bounds and preprocessing.get("outliers") == "clip":  # as training clipped them
+            numbers = np.clip(numbers, bounds["low"], bounds["high"])
+        blocks.append(numbers[:, None])
     x = np.concatenate(blocks, axis=1)
     # Same float64 arithmetic as the csv source, column by column, then float32 like it.
     for index, name in enumerate(info.get("feature_names") or []):
         if name in scaling:
             x[:, index] = (x[:, index] - scaling[name]["mean"]) / scaling[name]["std"]
     return x.astype(np.float32), notes
+
+
+def far_outside_training(column: str, values: np.ndarray, preprocessing: dict) -> list[str]:
+    """A note for values beyond 1,000 robust standard deviations from the training median
+    (`dlrun.data.sanity`): the model's answer for them means nothing."""
+    from dlrun.data.sanity import OUTLIER_LIMIT
+
+    bounds = preprocessing.get("outlier_bounds", {}).get(column)
+    if not bounds:
+        return []
+    far = np.flatnonzero(np.abs(values - bounds["median"]) > OUTLIER_LIMIT * bounds["scale"])
+    if not len(far):
+        return []
+    rows = ", ".join(str(int(row)) for row in far[:5])
+    return [
+        f"column '{column}': {len(far)} value(s) far outside the training range "
+        f"[{bounds['low']:.4g}, {bounds['high']:.4g}] (rows {rows}): predictions for them "
+        "are not to be trusted"
+    ]
 
 
 def table_examples(

@@ -11,6 +11,8 @@ from dlrun.data.base import DataSpec
 from dlrun.models import (  # noqa: F401  (registers the models)
     cnn,
     mlp,
+    pretrained,
+    pretrained_text,
     recurrent,
     resnet,
     sequential,

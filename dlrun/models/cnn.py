@@ -36,6 +36,12 @@ class CNNParams(RegularizedParams):
     dense: list[PositiveInt] = Field([128], description="Dense head widths.")
     dropout: float = Field(0.5, ge=0.0, lt=1.0, description="Dropout after each dense layer.")
     activation: str = Field("relu", description="Any Keras activation name.")
+    padding: Literal["same", "valid"] = Field(
+        "same",
+        description="Convolution padding: `same` keeps each block's size (dlrun's default), "
+        "`valid` shrinks it by the kernel as the classic Keras tutorials do (match their "
+        "parameter count with it).",
+    )
 
     def fast_in_bfloat16(self) -> bool:
         return True
@@ -48,7 +54,7 @@ def conv_block(x, filters: int, params: CNNParams):  # (KerasTensor, ...) -> Ker
         x = keras.layers.Conv2D(
             filters,
             params.kernel_size,
-            padding="same",
+            padding=params.padding,
             use_bias=not params.batch_norm,
             kernel_regularizer=params.regularizer(),
         )(x)

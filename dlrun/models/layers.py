@@ -109,3 +109,71 @@ class TransformerEncoderBlock(keras.layers.Layer):
             "ff_dim": self.ff_dim,
             "dropout": self.dropout,
         }
+
+
+@keras.saving.register_keras_serializable(package="dlrun")
+class ChannelAffine(keras.layers.Layer):
+    """`x @ matrix + bias` over the channel axis, with fixed (non-trainable) numbers: a
+    pretrained backbone's input preprocessing (scaling, mean and std, RGB to BGR, grayscale to
+    three channels) as one serialisable layer, where Keras's `preprocess_input` would need a
+    `Lambda` (which a safe `model.keras` refuses)."""
+
+    def __init__(self, matrix: list[list[float]], bias: list[float], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.matrix = [[float(v) for v in row] for row in matrix]
+        self.bias = [float(v) for v in bias]
+
+    def call(self, inputs):
+        matrix = ops.convert_to_tensor(self.matrix, dtype=inputs.dtype)
+        bias = ops.convert_to_tensor(self.bias, dtype=inputs.dtype)
+        return ops.matmul(inputs, matrix) + bias
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], len(self.bias))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "matrix": self.matrix, "bias": self.bias}
+
+
+@keras.saving.register_keras_serializable(package="dlrun")
+class HubTextEncoder(keras.layers.Layer):
+    """A KerasHub preprocessor and backbone as one layer: (batch, 1) raw strings -> (batch,
+    width) features (the pooled output, else the first token's).
+
+    One layer rather than the two in the functional graph: when Keras reloads a model it calls
+    every layer of the graph before it loads their assets, and a tokenizer without its
+    vocabulary cannot be called. This layer states its output shape instead of computing it."""
+
+    def __init__(self, preprocessor, backbone, width: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.preprocessor, self.backbone, self.width = preprocessor, backbone, width
+
+    def build(self, input_shape) -> None:
+        self.built = True  # the backbone is built; the preprocessor has no weights
+
+    def call(self, inputs):
+        out = self.backbone(self.preprocessor(ops.reshape(inputs, (-1,))))
+        if isinstance(out, dict) and "pooled_output" in out:
+            return out["pooled_output"]
+        sequence = out["sequence_output"] if isinstance(out, dict) else out
+        return sequence[:, 0, :]
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor((inputs.shape[0], self.width), dtype=self.compute_dtype)
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "preprocessor": keras.saving.serialize_keras_object(self.preprocessor),
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "width": self.width,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> HubTextEncoder:
+        import keras_hub  # noqa: F401  (registers the classes the config names)
+
+        config = dict(config)
+        for key in ("preprocessor", "backbone"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)

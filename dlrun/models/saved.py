@@ -24,8 +24,9 @@ from dlrun.core.errors import DataError, DlrunError
 if TYPE_CHECKING:
     import keras
 
-_TRUSTED_MODULES = ("keras", "dlrun")
-"""The packages a model file's `module` entries may name (Keras's own and dlrun's layers)."""
+_TRUSTED_MODULES = ("keras", "dlrun", "keras_hub")
+"""The packages a model file's `module` entries may name (Keras's own and dlrun's layers, and
+KerasHub's backbones and tokenizers, which `pretrained_text` models hold)."""
 
 _FILE_VOCABULARY_LAYERS = ("StringLookup", "IntegerLookup", "TextVectorization")
 _MAX_CONFIG_BYTES = 64 * 2**20

@@ -122,7 +122,16 @@ def build_sequential(params: SequentialParams, spec: DataSpec) -> keras.Model:
     """Keras layers listed in the config, used exactly as written."""
     import keras
 
-    layers = [_layer(layer, i) for i, layer in enumerate(params.layers)]
+    written = _input_shape(params.layers[0], spec)
+    layers = [_layer(_without_input_shape(layer), i) for i, layer in enumerate(params.layers)]
+    if written is not None and not _same_input(written, params.layers[0], spec):
+        raise ConfigError(
+            f"model.layers[0] sets the input shape {written}, but the data gives examples of "
+            f"shape {tuple(spec.input_shape)}",
+            source="model.layers",
+            fix="drop input_shape (the data sets it), or put a Flatten or Reshape layer first "
+            f"(Flatten turns {tuple(spec.input_shape)} into one axis)",
+        )
     try:
         model = keras.Sequential([keras.Input(shape=spec.input_shape), *layers], name="sequential")
     except (ValueError, TypeError) as error:
@@ -131,6 +140,13 @@ def build_sequential(params: SequentialParams, spec: DataSpec) -> keras.Model:
             source="model.layers",
             fix="check each layer's arguments; images need a Flatten before Dense layers",
         ) from None
+    if len(model.output_shape) != 2:  # the whole shape, not only the last axis
+        raise ConfigError(
+            f"the model outputs shape {model.output_shape} per batch, but the data needs one "
+            f"vector per example, (None, {output_width(spec)})",
+            source="model.layers",
+            fix="put a Flatten (or GlobalAveragePooling) layer before the last Dense layers",
+        )
     width, wanted = model.output_shape[-1], output_width(spec)
     acceptable = {wanted, 2} if wanted == 1 and spec.task == "classification" else {wanted}
     if width not in acceptable:
@@ -140,4 +156,57 @@ def build_sequential(params: SequentialParams, spec: DataSpec) -> keras.Model:
             source="model.layers",
             fix=f"end the list with a Dense layer of {wanted} units",
         )
+    _start_bias_at_target_mean(model, params.layers[-1], spec)
     return model
+
+
+def _arguments(layer: LayerSpec) -> dict[str, Any]:
+    return {} if isinstance(layer, str) else dict(next(iter(layer.values())) or {})
+
+
+def _input_shape(layer: LayerSpec, spec: DataSpec) -> tuple[int, ...] | None:
+    """The shape a tutorial's first layer declares (`input_shape=(784,)`, `input_dim=784`)."""
+    arguments = _arguments(layer)
+    if arguments.get("input_shape") is not None:
+        shape = arguments["input_shape"]
+        return tuple(int(n) for n in (shape if isinstance(shape, list | tuple) else [shape]))
+    if arguments.get("input_dim") is not None:
+        return (int(arguments["input_dim"]),)
+    return None
+
+
+def _same_input(written: tuple[int, ...], first: LayerSpec, spec: DataSpec) -> bool:
+    """The data's shape, or (before a Flatten) the same values in another shape: the tutorials'
+    `Flatten(input_shape=(28, 28))` on images read with a channel axis, (28, 28, 1)."""
+    import math
+
+    if written == tuple(spec.input_shape):
+        return True
+    name = first if isinstance(first, str) else next(iter(first))
+    return name == "Flatten" and math.prod(written) == math.prod(spec.input_shape)
+
+
+def _without_input_shape(layer: LayerSpec) -> LayerSpec:
+    """Keras 3 ignores (with a warning) `input_shape` on a layer: the model's Input takes it."""
+    if isinstance(layer, str):
+        return layer
+    name, arguments = next(iter(layer.items()))
+    kept = {k: v for k, v in (arguments or {}).items() if k not in ("input_shape", "input_dim")}
+    return {name: kept}
+
+
+def _start_bias_at_target_mean(model: keras.Model, last: LayerSpec, spec: DataSpec) -> None:
+    """A regression output starts at the training targets' mean (as the `mlp` head does), unless
+    the layer sets its own `bias_initializer`: from 0, the first epochs only move the bias."""
+    import numpy as np
+
+    layer = model.layers[-1]
+    if (
+        spec.task != "regression"
+        or spec.target_mean is None
+        or spec.target_std is not None  # the series head's scaling: the mean is in it
+        or "bias_initializer" in _arguments(last)
+        or getattr(layer, "bias", None) is None
+    ):
+        return
+    layer.bias.assign(np.full(layer.bias.shape, spec.target_mean, dtype="float32"))

@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 # history.csv columns that are bookkeeping, not curves.
-NOT_CURVES = {"epoch", "epoch_time_s", "samples_per_s", "learning_rate"}
+NOT_CURVES = {"epoch", "epoch_time_s", "samples_per_s", "learning_rate", "phase"}
 
 
 def curve_names(history: pd.DataFrame) -> list[str]:

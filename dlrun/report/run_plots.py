@@ -26,7 +26,7 @@ from dlrun.core.errors import DlrunError, counted, did_you_mean
 from dlrun.runs import COMPLETED, Run, read_history
 
 LABEL_LIMIT = 60
-HISTORY_BOOKKEEPING = {"epoch", "epoch_time_s", "samples_per_s", "learning_rate"}
+HISTORY_BOOKKEEPING = {"epoch", "epoch_time_s", "samples_per_s", "learning_rate", "phase"}
 GENERIC_TAILS = {"name", "type", "value", "path"}
 FEW_KEYS = 3  # up to this many differing config values, a label shows them all
 

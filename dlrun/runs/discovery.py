@@ -136,9 +136,24 @@ def run_infos(root: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
 
 
 def load_runs(paths: Iterable[Path], *, default_root: Path) -> list[Run]:
-    """Every run the paths name, newest first."""
-    loaded = [read_run(path) for path in run_folders(paths, default_root=default_root)]
-    return newest_first(loaded)
+    """Every run the paths name, newest first. A folder of runs (an output root) is read
+    through its index (`dlrun.runs.index`): the same runs, without reading every folder."""
+    from dlrun.runs import index
+
+    given = list(paths)
+    found: dict[Path, Run] = {}
+    for path in given or [default_root]:
+        indexed = None
+        if path.is_dir() and not is_run_folder(path) and not is_sweep_folder(path):
+            indexed = index.load(path)
+        if indexed:
+            for run in indexed:
+                found.setdefault(run.path, run)
+            continue
+        for folder in run_folders([path] if given else [], default_root=default_root):
+            if folder not in found:
+                found[folder] = read_run(folder)
+    return newest_first(list(found.values()))
 
 
 def load_one(path: Path, *, default_root: Path) -> Run:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 from dlrun.core.files import write_atomic
-from dlrun.runs import lock
+from dlrun.runs import index, lock
 from dlrun.runs.names import (
     BACKUP_DIR,
     CONFIG_FILE,
@@ -36,6 +36,7 @@ from dlrun.runs.names import (
     ERROR_LOG,
     EVALUATIONS_DIR,
     HISTORY_FILE,
+    MARKER_FILES,
     METRICS_FILE,
     MODEL_FILE,
     OUTPUT_DIR_ENV,
@@ -166,6 +167,8 @@ class RunFolder:
     def write_text(self, filename: str, text: str) -> None:
         with writing(self.path / filename):
             write_atomic(self.path / filename, text)
+        if filename in MARKER_FILES:  # a state change: the output root's run index follows
+            index.record(self.path)
 
     def write_json(self, filename: str, data: dict[str, Any]) -> None:
         self.write_text(filename, _json(data))

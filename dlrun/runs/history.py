@@ -45,6 +45,10 @@ def read_history(run: Run) -> dict[str, list[float]]:
     return columns
 
 
+_WHOLE = ("epoch", "phase")
+"""Columns of whole numbers: the epoch, and the `train.phases` phase it belonged to."""
+
+
 def history_rows(path: Path, epochs: int) -> list[dict[str, float]]:
     """The first `epochs` rows of a run's `history.csv` (a resumed run keeps those its backup
     holds; a row written after the backup's last save is trained again)."""
@@ -55,9 +59,7 @@ def history_rows(path: Path, epochs: int) -> list[dict[str, float]]:
     kept: list[dict[str, float]] = []
     for row in rows[:epochs]:
         try:
-            kept.append(
-                {k: int(v) if k == "epoch" else float(v) for k, v in row.items() if k and v}
-            )
+            kept.append({k: int(v) if k in _WHOLE else float(v) for k, v in row.items() if k and v})
         except ValueError:
             break
     return kept

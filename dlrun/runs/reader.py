@@ -262,15 +262,28 @@ def read_run(path: Path) -> Run:
     wrong reading it makes the run `unreadable`, with the reason in `problems`."""
     run = Run(path)
     try:
-        _fill(run)
+        fill_files(run)
+        settle_status(run)
     except Exception as error:
-        run.info, run.config, run.metrics = {}, {}, {}
-        run.status = names.UNREADABLE
-        run.problems.append(f"{path}: cannot be read ({first_line(error)})")
+        unreadable(run, error)
     return run
 
 
-def _fill(run: Run) -> None:
+def unreadable(run: Run, error: BaseException) -> None:
+    run.info, run.config, run.metrics = {}, {}, {}
+    run.status = names.UNREADABLE
+    run.problems.append(f"{run.path}: cannot be read ({first_line(error)})")
+
+
+UNSTARTED = "unstarted"
+"""The status `fill_files` leaves for a folder without `run.json`: `settle_status` decides
+from the lock whether it is starting, crashed or incomplete."""
+
+
+def fill_files(run: Run) -> bool:
+    """What the run's files say (info, config, metrics, problems, the recorded status), with no
+    look at its process: the part `dlrun.runs.index` keeps, as it changes only with the files.
+    Whether the config was read from `config.yaml` (not from run.json's copy)."""
     path = run.path
     info = read_json_object(path / names.RUN_FILE, run.problems)
     mirrored = info.pop(names.CONFIG_MIRROR_KEY, None) if info else None
@@ -282,7 +295,7 @@ def _fill(run: Run) -> None:
     metrics = read_json_object(path / names.METRICS_FILE, run.problems)
     run.metrics = metrics or {}
     if info is None:
-        run.status = _unstarted_status(run)
+        run.status = UNSTARTED
     elif not info:
         run.status = names.UNREADABLE
     else:
@@ -294,11 +307,19 @@ def _fill(run: Run) -> None:
                 f"expected one of {', '.join(names.STATUSES)}"
             )
             status = names.UNREADABLE
-        elif status == names.RUNNING and not _alive(run, run.info.get("pid")):
-            status = names.CRASHED
         run.status = status
     if run.status == names.COMPLETED and metrics is None:
         run.problems.append(f"{path / names.METRICS_FILE}: missing although the run completed")
+    return not isinstance(mirrored, dict)
+
+
+def settle_status(run: Run) -> None:
+    """The recorded status made true now: a running run whose process is gone is crashed, and
+    a folder without `run.json` is starting, crashed or incomplete (from its lock)."""
+    if run.status == UNSTARTED:
+        run.status = _unstarted_status(run)
+    elif run.status == names.RUNNING and not _alive(run, run.info.get("pid")):
+        run.status = names.CRASHED
 
 
 def _alive(run: Run, pid: Any) -> bool:

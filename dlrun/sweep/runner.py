@@ -26,13 +26,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import yaml
-
 from dlrun import runs
 from dlrun.config.loader import load_config, load_raw
-from dlrun.config.safe_yaml import MAX_DEPTH, load_yaml
 from dlrun.config.schema import ExperimentConfig
 from dlrun.core.errors import ConfigError, DlrunError, Interrupted
+from dlrun.sweep.grid import SweepError, parse_grid, render
+
+__all__ = ["SweepError", "parse_grid", "render"]  # and what follows; these live in `grid`
 
 PENDING, RUNNING, CANCELLED = "pending", "running", "cancelled"
 """Member statuses besides those of a run (completed, failed, interrupted): not started yet,
@@ -43,58 +43,6 @@ STOP_GRACE_S = 60.0
 POLL_S = 0.2
 NOT_PASSED_ON = ("GITHUB_STEP_SUMMARY",)
 """Environment the members do not inherit: the sweep writes one job summary for all of them."""
-
-
-class SweepError(DlrunError):
-    """A `--grid` or `--seeds` option that cannot make a sweep."""
-
-
-def render(value: Any) -> str:
-    """A value as YAML flow text that `--set` reads back as the same value (`0.001`, `[64, 64]`,
-    `{name: sgd}`, `'1e-3'` for a string)."""
-    text = yaml.safe_dump(value, default_flow_style=True, width=2**31, sort_keys=False)
-    return text.removesuffix("\n").removesuffix("\n...").strip()
-
-
-def parse_grid(options: list[str]) -> dict[str, list[Any]]:
-    """`--grid KEY=V1,V2` options -> {KEY: [V1, V2]}; the values are read as one YAML flow list,
-    so `0,0.2` is an int and a float and `[64,64],[128]` two lists."""
-    grid: dict[str, list[Any]] = {}
-    for option in options:
-        key, sep, text = option.partition("=")
-        key = key.strip()
-        parts = key.split(".")
-        if not sep or not all(parts) or not text.strip():
-            raise SweepError(
-                "a --grid option must look like KEY=V1,V2,...",
-                received=option,
-                expected="a dotted config key and comma-separated YAML values, e.g. "
-                "train.optimizer.learning_rate=0.001,0.01 or model.units=[64],[128,64]",
-            )
-        if len(parts) > MAX_DEPTH:
-            raise SweepError(f"--grid: the key has {len(parts)} parts", received=key)
-        if key in grid:
-            raise SweepError(
-                f"--grid {key} is given twice", fix="list every value in one --grid option"
-            )
-        values = load_yaml(f"[{text}]", source=f"--grid {key}")
-        repeated = [render(v) for i, v in enumerate(values) if _listed(v, values[:i])]
-        if repeated:
-            raise SweepError(f"--grid {key}: the value {repeated[0]} is listed twice")
-        grid[key] = values
-    overlapping = [(a, b) for a in grid for b in grid if a != b and b.startswith(f"{a}.")]
-    if overlapping:
-        a, b = overlapping[0]
-        raise SweepError(
-            f"--grid {b} is inside --grid {a}: their values would overwrite each other",
-            fix="sweep one of the two keys",
-        )
-    return grid
-
-
-def _listed(value: Any, earlier: list[Any]) -> bool:
-    # By type too: 1, 1.0 and true are different values for a config (an int field refuses 1.5).
-    return any(type(value) is type(other) and value == other for other in earlier)
 
 
 @dataclass(frozen=True)
@@ -189,6 +137,8 @@ class Sweep:
     started_at: str | None = None
     ended_at: str | None = None
     results: dict[int, Result] = field(default_factory=dict)
+    resumes: dict[int, Path] = field(default_factory=dict)
+    """Members whose stopped run `dlrun sweep --resume` continues (`train --resume`)."""
 
     def result(self, member: Member) -> Result:
         return self.results.setdefault(member.index, Result())
@@ -258,6 +208,9 @@ Event = Callable[[str, Member, Result], None]
 
 
 def _train_command(sweep: Sweep, member: Member) -> list[str]:
+    if member.index in sweep.resumes:  # `dlrun sweep --resume`: the member's stopped run
+        run = str(sweep.resumes[member.index])
+        return [sys.executable, "-m", "dlrun", "train", "--resume", run, "--json"]
     sets = [part for override in member.overrides for part in ("--set", override)]
     folder = str(sweep.folder)
     command = [sys.executable, "-m", "dlrun", "train", str(sweep.config_path), *sets]
@@ -265,7 +218,7 @@ def _train_command(sweep: Sweep, member: Member) -> list[str]:
 
 
 @dataclass
-class _Child:
+class Child:  # a member's running `dlrun train` process (tune's trials are ones too)
     member: Member
     process: subprocess.Popen[bytes]
     stdout: IO[bytes]
@@ -273,7 +226,7 @@ class _Child:
     started: float
 
 
-def _start(sweep: Sweep, member: Member, env: dict[str, str] | None = None) -> _Child:
+def start_member(sweep: Sweep, member: Member, env: dict[str, str] | None = None) -> Child:
     """Start the member's `dlrun train` process (`env`: variables it gets besides ours)."""
     # Files, not pipes: a member's output cannot fill a pipe and stall it. `_read` closes them.
     stdout = tempfile.TemporaryFile()  # noqa: SIM115
@@ -290,7 +243,7 @@ def _start(sweep: Sweep, member: Member, env: dict[str, str] | None = None) -> _
         # and the member marks its run interrupted.
         preexec_fn=_die_with_parent if os.name == "posix" else None,
     )
-    return _Child(member, process, stdout, stderr, time.monotonic())
+    return Child(member, process, stdout, stderr, time.monotonic())
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
@@ -306,7 +259,7 @@ def _read(handle: IO[bytes]) -> str:
     return text
 
 
-def _collect(child: _Child) -> Result:
+def collect(child: Child) -> Result:
     """A finished member's result, from the one JSON line `dlrun train --json` prints."""
     code = child.process.returncode
     stdout, stderr = _read(child.stdout), _read(child.stderr)
@@ -333,7 +286,7 @@ def _collect(child: _Child) -> Result:
     return result
 
 
-def _stop(children: list[_Child], signal_name: str) -> None:
+def stop_members(children: list[Child], signal_name: str) -> None:
     """Pass the signal on once to each member, then wait for them to record it."""
     number = getattr(signal, signal_name, signal.SIGINT)
     for child in children:
@@ -362,29 +315,35 @@ def run_sweep(sweep: Sweep, root: Path, on_event: Event) -> Sweep:
     for member in sweep.members:
         if sweep.result(member).failed:
             on_event("invalid", member, sweep.result(member))
-    waiting = deque(m for m in sweep.members if not sweep.result(m).failed)
-    running: list[_Child] = []
+    return drive(sweep, [m for m in sweep.members if not sweep.result(m).failed], on_event)
+
+
+def drive(sweep: Sweep, members: list[Member], on_event: Event) -> Sweep:
+    """Train `members` in the sweep's folder (new, or resumed by `dlrun.sweep.resume`), at most
+    `jobs` at a time; stopping and recording as `run_sweep` says."""
+    waiting = deque(members)
+    running: list[Child] = []
     try:
         while waiting or running:
             while waiting and len(running) < sweep.jobs:
                 member = waiting.popleft()
-                running.append(_start(sweep, member))
+                running.append(start_member(sweep, member))
                 sweep.results[member.index] = Result(status=RUNNING)
                 sweep.save()
                 on_event("started", member, sweep.result(member))
             done = [child for child in running if child.process.poll() is not None]
             for child in done:
                 running.remove(child)
-                sweep.results[child.member.index] = _collect(child)
+                sweep.results[child.member.index] = collect(child)
                 sweep.save()
                 on_event("finished", child.member, sweep.result(child.member))
             if not done:
                 time.sleep(POLL_S)
     except KeyboardInterrupt as interrupt:
         stopped = Interrupted.of(interrupt)
-        _stop(running, stopped.signal_name)
+        stop_members(running, stopped.signal_name)
         for child in running:
-            sweep.results[child.member.index] = _collect(child)
+            sweep.results[child.member.index] = collect(child)
         for member in waiting:
             sweep.results[member.index] = Result(status=CANCELLED)
         _finish(sweep, runs.INTERRUPTED)

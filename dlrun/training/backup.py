@@ -13,7 +13,7 @@ the previous pair to `*.bkp`. Two things are missing, which `BackupCommit` adds 
 - It does not save the random generators' states (dropout's `SeedGenerator`s are model
   variables but not weights). The commit holds them, so a resumed deterministic run draws the
   same dropout masks as an uninterrupted one. (The data order is drawn from (seed, epoch) by
-  the pipeline, `dlrun.data.pipeline.shuffled_rows`.)
+  the pipeline, `dlrun.data.pipeline.index_batches`.)
 
 The commit also remembers the previous epoch's, so a worker of a multi-worker job that got one
 epoch ahead of its peers can go back to it (`roll_back`). The folder is Keras's format plus

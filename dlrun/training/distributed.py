@@ -36,8 +36,8 @@ import tensorflow as tf
 from dlrun.config.schema import TrainConfig
 from dlrun.core.errors import Interrupted, TrainingFailed, one_line
 from dlrun.data.base import Split
-from dlrun.data.pipeline import Pipelines, batch_gatherer, gather_options, shuffled_rows
-from dlrun.training import cluster
+from dlrun.data.pipeline import Pipelines, batch_gatherer, gather_options, index_batches
+from dlrun.training import cluster, sharding
 from dlrun.training.outcomes import WorkerOutcome
 from dlrun.training.strategies import Distribution
 from dlrun.training.trainer import (
@@ -82,10 +82,10 @@ def weights_digest(model: keras.Model) -> str:
 
 
 def replica_slices(
-    rows: tf.data.Dataset, global_batch: int, replicas: int, first: int, count: int
+    batches: tf.data.Dataset, replicas: int, first: int, count: int
 ) -> tf.data.Dataset:
-    """Each global batch of row indices, cut into `replicas` near-equal slices in replica order;
-    the slices of replicas first .. first+count-1 (this worker's)."""
+    """Each global batch of row indices (`batches`), cut into `replicas` near-equal slices in
+    replica order; the slices of replicas first .. first+count-1 (this worker's)."""
 
     def slices(index: tf.Tensor) -> tf.data.Dataset:
         size = tf.shape(index, out_type=tf.int64)[0]
@@ -93,7 +93,7 @@ def replica_slices(
         mine = tf.data.Dataset.range(first, first + count)
         return mine.map(lambda r: index[bounds[r] : bounds[r + 1]])
 
-    return rows.batch(global_batch).flat_map(slices)
+    return batches.flat_map(slices)
 
 
 def worker_dataset(
@@ -106,14 +106,24 @@ def worker_dataset(
     epoch: tf.Variable | None = None,
     class_weight: dict[int, float] | None = None,
     deterministic: bool = False,
+    shard_plan: sharding.ShardPlan | None = None,
+    steps: int = 0,
 ) -> tf.data.Dataset:
     local = replicas // context.num_input_pipelines
-    rows = (
-        tf.data.Dataset.range(len(split))
-        if seed is None
-        else shuffled_rows(len(split), seed, epoch)
-    )
-    index = replica_slices(rows, global_batch, replicas, context.input_pipeline_id * local, local)
+    if shard_plan is not None:  # rows of this worker's own shards, in batches of its share
+        assert seed is not None
+        mine = sharding.index_batches(
+            shard_plan,
+            context.input_pipeline_id,
+            global_batch * local // replicas,
+            steps,
+            seed,
+            epoch,
+        )
+        index = replica_slices(mine, local, 0, local)
+    else:
+        rows = index_batches(len(split), global_batch, seed, epoch)
+        index = replica_slices(rows, replicas, context.input_pipeline_id * local, local)
     batches = index.map(batch_gatherer(split), **gather_options(epoch, deterministic))
     if class_weight is not None:
         weights = tf.constant([class_weight.get(c, 1.0) for c in range(max(class_weight) + 1)])
@@ -213,21 +223,23 @@ def fit(
     on_epoch_end: Callable[[pd.DataFrame], None],
     start: Start,
     steps_per_execution: int,
+    shard_plan: sharding.ShardPlan | None = None,
 ) -> TrainingResult:
-    """`trainer.fit`'s contract, trained with `distribution`'s MultiWorkerMirroredStrategy."""
+    """`trainer.fit`'s contract, trained with `distribution`'s MultiWorkerMirroredStrategy
+    (each worker reading its own shards when `shard_plan` says so)."""
     strategy = distribution.strategy
     assert strategy is not None
     train_split, validation_split = splits
     batch = config.batch_size
-    train_data = distribute(
-        distribution,
-        train_split,
-        batch,
-        seed=seed,
-        epoch=pipelines.epoch,
-        class_weight=class_weight,
-        deterministic=config.deterministic,
-    )
+    inputs = {
+        "seed": seed,
+        "epoch": pipelines.epoch,
+        "class_weight": class_weight,
+        "deterministic": config.deterministic,
+    }
+    if shard_plan is not None and shard_plan.by_file:
+        inputs.update(shard_plan=shard_plan, steps=pipelines.steps_per_epoch)
+    train_data = distribute(distribution, train_split, batch, **inputs)
     validation_data = (
         distribute(distribution, validation_split, batch) if validation_split is not None else None
     )
@@ -292,6 +304,7 @@ def run_worker(
     model: keras.Model,
     distribution: Distribution,
     start: Start,
+    shard_plan: sharding.ShardPlan | None = None,
 ) -> WorkerOutcome:
     """A worker other than the chief: it trains in step with the others and writes nothing
     but its backup, which it deletes once training is done (the chief evaluates alone)."""
@@ -315,4 +328,5 @@ def run_worker(
         status="completed",
         epochs_run=len(result.history),
         weights_sha256=weights_digest(model),
+        input=shard_plan.describe() if shard_plan is not None else None,
     )

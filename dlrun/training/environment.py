@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import platform
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from dlrun import __version__
-from dlrun.data import Splits
+from dlrun.data import Split, Splits
 
 
 @contextmanager
@@ -105,18 +106,31 @@ def git_commit(folder: Path) -> str | None:
     return result.stdout.strip() or None
 
 
-def fingerprint(*arrays: np.ndarray) -> str:
+def fingerprint(*arrays: np.ndarray, divisors: Sequence[float | None] = ()) -> str:
+    """A digest of the arrays' shapes, dtypes and values. `divisors[i]`, when set: array i
+    holds uint8 pixels the model reads divided by it (`Split.x_divisor`), and is hashed as that
+    float32 array, block by block: the digest the float32 array itself had."""
     digest = hashlib.sha256()
-    for array in arrays:
-        digest.update(str((array.shape, array.dtype.str)).encode())
+    for array, divisor in itertools.zip_longest(arrays, divisors[: len(arrays)]):
+        dtype = np.dtype(np.float32) if divisor is not None else array.dtype
+        digest.update(str((array.shape, dtype.str)).encode())
         if array.dtype == object:  # text: hash the strings, not the pointers to them
             digest.update("\x00".join(map(str, array.ravel())).encode())
             continue
         # In blocks of rows: never a second copy of the whole array (`.tobytes()` was one).
         rows = max(1, FINGERPRINT_BLOCK_BYTES // max(1, array[:1].nbytes))
         for start in range(0, len(array), rows):
-            digest.update(np.ascontiguousarray(array[start : start + rows]).data)
+            block = array[start : start + rows]
+            if divisor is not None:
+                block = block.astype(np.float32) / divisor
+            digest.update(np.ascontiguousarray(block).data)
     return digest.hexdigest()[:16]
+
+
+def split_fingerprint(*splits: Split) -> str:
+    """`fingerprint` of each split's x and y in turn, as the model reads them."""
+    arrays = [array for split in splits for array in (split.x, split.y)]
+    return fingerprint(*arrays, divisors=[d for s in splits for d in (s.x_divisor, None)])
 
 
 FINGERPRINT_BLOCK_BYTES = 1 << 24
@@ -126,9 +140,5 @@ def data_fingerprints(splits: Splits) -> dict[str, str]:
     """Hashes of exactly what was trained and tested on, to tell whether two runs compare."""
     if splits.fingerprints is not None:  # the disk cache hashed the same bytes as it wrote them
         return dict(splits.fingerprints)
-    parts = [splits.train, splits.validation, splits.test]
-    every = [a for part in parts if part is not None for a in (part.x, part.y)]
-    return {
-        "data": fingerprint(*every),
-        "test": fingerprint(splits.test.x, splits.test.y),
-    }
+    parts = [part for part in (splits.train, splits.validation, splits.test) if part is not None]
+    return {"data": split_fingerprint(*parts), "test": split_fingerprint(splits.test)}

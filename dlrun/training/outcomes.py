@@ -8,6 +8,7 @@ a `WorkerOutcome`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -18,3 +19,5 @@ class WorkerOutcome:
     status: str
     epochs_run: int
     weights_sha256: str
+    input: dict[str, Any] | None = None
+    """How its training input was sharded (`dlrun.training.sharding`)."""

@@ -128,6 +128,8 @@ class EpochRecorder(keras.callbacks.Callback):
         self.on_epoch_end_hook = on_epoch_end
         self.rows: list[dict[str, float]] = list(earlier or [])
         self.first_step_at: float | None = None
+        self.phase: int | None = None
+        """The `train.phases` phase (from 1) being trained, written in each row; None: no phases."""
         self._started = 0.0
         self._trained: float | None = None
 
@@ -146,6 +148,8 @@ class EpochRecorder(keras.callbacks.Callback):
         seconds = time.perf_counter() - self._started
         training = self._trained or seconds
         row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+        if self.phase is not None:
+            row["phase"] = self.phase
         row.update(
             epoch_time_s=round(seconds, 4), samples_per_s=round(self.train_size / training, 1)
         )

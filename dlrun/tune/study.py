@@ -63,6 +63,7 @@ class Tune:
     seed: int | None = None
     storage: str | None = None
     max_epochs: int | None = None
+    warmup: int | None = None
     folder: Path | None = None
     events: list[str] = field(default_factory=list)
 
@@ -77,6 +78,7 @@ class Tune:
             "direction": self.direction,
             "sampler": self.sampler,
             "pruner": self.pruner,
+            "prune_warmup": self.warmup,
             "seed": self.seed,
             "n_trials": self.trials,
             "jobs": self.jobs,
@@ -102,6 +104,8 @@ def prepare(config_path: Path, space: dict[str, Param], trials: int, **options: 
     name = options.pop("name", None) or config.name
     if options.get("sampler") == "grid":
         grid_points(space)
+    if options.get("warmup") is None:
+        options["warmup"] = pruning.warmup_epochs(config.train.epochs)
     require_optuna()
     return Tune(
         config_path,
@@ -146,7 +150,10 @@ def make_sampler(tune: Tune) -> Any:
                 "--sampler cmaes needs the cmaes package", fix="pip install cmaes"
             ) from None
         return optuna.samplers.CmaEsSampler(seed=tune.seed)
-    return optuna.samplers.TPESampler(seed=tune.seed)
+    # Multivariate TPE models the keys jointly (a learning rate that suits one batch size may
+    # not suit another); a fifth of the trials (4 to 10) are random before it models any.
+    startup = min(10, max(4, tune.trials // 5))
+    return optuna.samplers.TPESampler(seed=tune.seed, multivariate=True, n_startup_trials=startup)
 
 
 def open_study(tune: Tune) -> Any:
@@ -158,7 +165,7 @@ def open_study(tune: Tune) -> Any:
         study_name=tune.name,
         storage=storage_of(tune.storage or ""),
         sampler=make_sampler(tune),
-        pruner=pruning.make_pruner(tune.pruner, tune.max_epochs),
+        pruner=pruning.make_pruner(tune.pruner, tune.max_epochs, tune.warmup),
         direction=tune.direction,
         load_if_exists=True,
     )
@@ -235,6 +242,7 @@ def _settings(tune: Tune, trial: Any) -> dict[str, str]:
                 "objective": tune.objective,
                 "pruner": tune.pruner,
                 "max_epochs": tune.max_epochs,
+                "warmup": tune.warmup,
             }
         )
     }
@@ -252,7 +260,7 @@ def _start(tune: Tune, study: Any, carrier: runner.Sweep) -> tuple[Any, Any]:
     trial.set_user_attr("pid", os.getpid())
     values = {key: tune.space[key].decode(trial.params[key]) for key in tune.space}
     member = runner.Member(trial.number, values, (*tune.base, *overrides(tune.space, values)))
-    child = runner._start(carrier, member, _settings(tune, trial))
+    child = runner.start_member(carrier, member, _settings(tune, trial))
     trial.set_user_attr("child_pid", child.process.pid)
     return trial, child
 
@@ -261,7 +269,7 @@ def _tell(tune: Tune, study: Any, trial: Any, child: Any) -> bool:
     """The finished trial's outcome, to the study; False when it failed."""
     from optuna.trial import TrialState
 
-    result = runner._collect(child)
+    result = runner.collect(child)
     status = runs.read_run(Path(result.run_dir)).status if result.run_dir else result.status
     value = result.metrics.get(tune.objective)
     test = {k: v for k, v in result.metrics.items() if k.startswith("test_")}
@@ -344,7 +352,7 @@ def run_study(tune: Tune, root: Path, on_event: Event) -> Any:
                 time.sleep(runner.POLL_S)
     except KeyboardInterrupt as interrupt:
         stopped = Interrupted.of(interrupt)
-        runner._stop([child for _, child in running], stopped.signal_name)
+        runner.stop_members([child for _, child in running], stopped.signal_name)
         for trial, child in running:
             _tell(tune, study, trial, child)
         save(tune, study, runs.INTERRUPTED)

@@ -6,10 +6,12 @@ import gzip
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from conftest import SHARED_DATA, write_idx
 
 from dlrun.core.errors import DataError
 from dlrun.data.idx import IdxParams, load_idx, read_idx, read_idx_pair
+from dlrun.data.pipeline import to_dataset
 
 IMAGES = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
 
@@ -93,9 +95,11 @@ def test_idx_source_splits_and_scales_the_images(tiny_images):
     splits = load_idx(params, seed=0)
     assert splits.sizes() == {"train": 72, "validation": 18, "test": 30}
     assert splits.train.x.shape == (72, 8, 8, 1)
-    assert splits.train.x.dtype == np.float32
-    assert splits.train.x.min() >= 0.0
-    assert splits.train.x.max() <= 1.0
+    # Kept as the uint8 pixels; the model reads them divided by 255, batch by batch.
+    assert splits.train.x.dtype == np.uint8 and splits.train.x_divisor == 255.0
+    x, _ = next(iter(to_dataset(splits.train, 72)))
+    assert x.dtype == tf.float32
+    np.testing.assert_array_equal(x.numpy(), splits.train.x.astype(np.float32) / 255.0)
     assert splits.spec.num_classes == 3
     assert splits.spec.input_shape == (8, 8, 1)
     # Stratified: each class keeps its share of the 30 test images.

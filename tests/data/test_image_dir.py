@@ -37,8 +37,8 @@ def test_class_folders_become_labels_and_images_are_resized_and_scaled(tmp_path)
     assert splits.spec.class_names == ["cats", "dogs"]
     assert splits.spec.input_shape == (8, 8, 3)
     assert sum(splits.sizes().values()) == 20
-    assert splits.train.x.min() >= 0.0 and splits.train.x.max() <= 1.0
-    bright = splits.train.x.reshape(len(splits.train), -1).mean(axis=1)
+    assert splits.train.x.dtype == np.uint8 and splits.train.x_divisor == 255.0
+    bright = splits.train.x.reshape(len(splits.train), -1).mean(axis=1) / 255.0
     assert np.all((bright > 0.5) == (splits.train.y == 1))
 
 
@@ -60,8 +60,9 @@ def test_augmentation_changes_training_batches_only(tmp_path):
     test_x, _ = next(iter(pipelines.test))
 
     assert train_x.shape == (len(splits.train), 8, 8, 3)
-    assert not np.allclose(np.sort(train_x.numpy().ravel()), np.sort(splits.train.x.ravel()))
-    np.testing.assert_array_equal(test_x.numpy(), splits.test.x)
+    pixels = splits.train.x.astype(np.float32) / 255.0
+    assert not np.allclose(np.sort(train_x.numpy().ravel()), np.sort(pixels.ravel()))
+    np.testing.assert_array_equal(test_x.numpy(), splits.test.x.astype(np.float32) / 255.0)
 
 
 def test_a_fifo_among_the_images_is_refused_at_once(tmp_path):
@@ -92,3 +93,36 @@ def test_only_the_images_a_run_uses_are_decoded(tmp_path, monkeypatch):
     used = sum(splits.sizes().values())
     assert len(decoded) == used < 60  # the limit is applied to the paths, before decoding
     assert len(set(decoded)) == len(decoded)
+
+
+def test_the_disk_cache_holds_the_same_images_and_streams_them(tmp_path, monkeypatch):
+    """`cache: disk` decodes each split once into the cache (never all images in memory):
+    same split, same pixels, same labels as in memory; a second load decodes nothing."""
+    monkeypatch.setenv("DLRUN_CACHE_DIR", str(tmp_path / "cache"))
+    image_folder(tmp_path, per_class=15)
+    memory = load_splits(load_config(folder_config(tmp_path, ", cache: memory")).data, 0)
+    config = load_config(folder_config(tmp_path, ", cache: disk"))
+    disk = load_splits(config.data, 0)
+
+    for name in ("train", "validation", "test"):
+        in_memory, on_disk = getattr(memory, name), getattr(disk, name)
+        np.testing.assert_array_equal(on_disk.x, in_memory.x)
+        np.testing.assert_array_equal(on_disk.y, in_memory.y)
+        assert on_disk.x_divisor == in_memory.x_divisor == 255.0
+    assert disk.train.stored is not None and disk.train.stored[0].blocks
+    assert disk.spec.preprocessing["cache"] == "disk"
+    assert disk.spec.class_names == memory.spec.class_names
+
+    # Streamed from the block files, divided like the in-memory batches.
+    pipelines = build_pipelines(disk, batch_size=64, seed=0)
+    x, y = next(iter(pipelines.train))
+    assert x.dtype.name == "float32" and sorted(y.numpy()) == sorted(disk.train.y)
+    test_x, _ = next(iter(pipelines.test))
+    np.testing.assert_array_equal(test_x.numpy(), memory.test.x.astype(np.float32) / 255.0)
+
+    def no_decoding(*_):
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr("dlrun.data.image_dir.decoded_batches", no_decoding)
+    again = load_splits(config.data, 0)
+    np.testing.assert_array_equal(again.train.x, disk.train.x)

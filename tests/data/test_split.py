@@ -103,3 +103,14 @@ def test_column_stats_gives_std_1_for_a_constant_column():
     assert mean[0] == 5.0
     assert std[0] == 1.0
     assert np.isclose(std[1], np.std([1.0, 2.0, 3.0]))
+
+
+def test_a_stratified_limit_gives_exactly_the_rows_asked_for():
+    # Four classes of 10: rounding each class's share alone gave 0 of 2 and 8 of 9 rows
+    # (and 998 of `limit: 1000` on 8,000 MNIST digits).
+    y = np.repeat(np.arange(4), 10)
+    split = Split(np.arange(len(y)), y)
+    for cap in (2, 6, 9, 14, 39):
+        limited = limit(split, cap, seed=1, stratify=True)
+        assert len(limited) == cap
+        assert len(np.unique(limited.x)) == cap  # no row twice

@@ -180,3 +180,20 @@ def test_an_entry_is_whole_or_absent(tmp_path, cache_dir):
     assert (entry / "meta.json").is_file()
     assert not [p for p in cache_dir.iterdir() if p.name.startswith(".")]
     assert CacheEntry(entry.name, cache_dir).exists()
+
+
+def test_a_target_with_too_many_values_for_classes_is_coded_no_further(tmp_path, monkeypatch):
+    """A continuous target is not coded value by value (at 10M rows that dict took 1.5 GB):
+    regression is unaffected, and asking for classes names the column."""
+    monkeypatch.setattr(table_stream, "MAX_TARGET_CODES", 50)
+    monkeypatch.setattr(table_stream, "CHUNK_ROWS", 60)  # coding stops after a chunk
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"x": rng.normal(size=400)})
+    table["label"] = table["x"] * 2 + rng.normal(scale=0.1, size=400)
+    table.to_csv(tmp_path / "table.csv", index=False)
+    splits = load_splits(config_for(tmp_path, tmp_path / "table.csv", cache="memory").data, 0)
+    assert splits.spec.task == "regression"
+    assert sum(splits.sizes().values()) == 400
+    config = config_for(tmp_path, tmp_path / "table.csv", cache="memory", task="classification")
+    with pytest.raises(DataError, match=r"column 'label' has over .* too many to be classes"):
+        load_splits(config.data, 0)

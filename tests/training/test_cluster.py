@@ -7,12 +7,12 @@ import os
 
 import numpy as np
 import pytest
-import tensorflow as tf
 from typer.testing import CliRunner
 
 from dlrun.cli import app
 from dlrun.config.schema import DistributeConfig
 from dlrun.core.errors import ConfigError
+from dlrun.data.pipeline import index_batches
 from dlrun.training import cluster
 from dlrun.training.distributed import replica_slices
 from tests.conftest import write_config
@@ -87,10 +87,9 @@ def test_workers_flag_needs_a_multi_worker_config(tmp_path, tiny_table, monkeypa
 def test_replicas_share_each_global_batch_in_order(rows, batch):
     """Worker 0 gets the first half of every global batch, worker 1 the second: together, the
     batches of one device, each row once per epoch (the last batch split as evenly as can be)."""
-    dataset = tf.data.Dataset.range(rows)
+    dataset = index_batches(rows, batch)
     shares = [
-        [b.numpy().tolist() for b in replica_slices(dataset, batch, 2, first, 1)]
-        for first in (0, 1)
+        [b.numpy().tolist() for b in replica_slices(dataset, 2, first, 1)] for first in (0, 1)
     ]
     one_device = [list(range(start, min(start + batch, rows))) for start in range(0, rows, batch)]
     assert [a + b for a, b in zip(*shares, strict=True)] == one_device

@@ -157,6 +157,11 @@ def test_two_workers_write_one_completed_run_with_weights_equal_on_both(job):
         "cluster": {},
         "job_id": "",
         "weights_sha256": "",
+        # An idx source has no shards: the input is sharded by example, and run.json says so.
+        "input": {
+            "sharding": "example",
+            "reason": "the data is not a glob of shards (data.path: data/part-*.csv is)",
+        },
     }
     assert job["other"]["task"] == "worker-1"
     assert job["other"]["weights_sha256"] == info["distribute"]["weights_sha256"]

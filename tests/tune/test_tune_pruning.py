@@ -1,0 +1,83 @@
+"""The pruner `dlrun tune` makes: no trial judged before its warm-up, trials compared by the
+best objective each has reached, and the warm-up recorded and passed on to every trial."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from dlrun.tune import pruning
+from dlrun.tune import study as studies
+from dlrun.tune.space import load_space
+from tests.conftest import write_config
+
+optuna = pytest.importorskip("optuna")
+
+
+def test_the_default_warmup_is_a_tenth_of_the_epochs():
+    assert pruning.warmup_epochs(100) == 10  # wine quality's config
+    assert pruning.warmup_epochs(6) == 1  # never 0: the first epoch is not judged alone
+    assert pruning.warmup_epochs(None) == 1
+
+
+def finished(study, values: list[float]) -> None:
+    trial = study.ask()
+    for step, value in enumerate(values):
+        trial.report(value, step)
+    study.tell(trial, min(values))
+
+
+def test_the_median_pruner_waits_for_its_warmup_and_its_startup_trials():
+    study = optuna.create_study(pruner=pruning.make_pruner("median", 100, warmup=3))
+    lagging = study.ask()
+    for step in range(5):  # before enough trials finished, nothing is pruned
+        lagging.report(1.0, step)
+        assert not lagging.should_prune()
+    study.tell(lagging, state=optuna.trial.TrialState.FAIL)
+    assert pruning.MEDIAN_STARTUP_TRIALS == 3
+    finished(study, [0.5, 0.4, 0.3, 0.2, 0.1])  # a trial early stopping ended at 5 epochs
+    finished(study, [0.5, 0.4, 0.3, 0.2, 0.1] * 2)
+    finished(study, [0.5, 0.4, 0.3, 0.2, 0.1] * 2)
+    lagging = study.ask()
+    decisions = []
+    for step in range(8):
+        lagging.report(1.0, step)
+        decisions.append(lagging.should_prune())
+    # Judged from step 3 (the 4th epoch), and only where three finished trials got to.
+    assert decisions == [False, False, False, True, True, False, False, False]
+
+
+def test_the_warmup_is_recorded_and_can_be_set(tmp_path, tiny_table):
+    config = write_config(
+        tmp_path,
+        f"""
+name: tiny
+data: {{source: csv, path: {tiny_table.name}, target: y, features: [a, b]}}
+model: {{type: mlp, units: [4]}}
+train: {{epochs: 40, optimizer: {{name: adam, learning_rate: 0.01}}}}
+""",
+    )
+    space = load_space(None, ["model.dropout={uniform: [0, 0.5]}"])
+    assert studies.prepare(config, space, 4).warmup == 4
+    tune = studies.prepare(config, space, 4, warmup=7)
+    assert tune.record()["prune_warmup"] == 7
+    settings = json.loads(studies._settings(tune, SimpleNamespace(_trial_id=1))[pruning.TRIAL_ENV])
+    assert settings["warmup"] == 7  # each trial's pruner is the tuner's
+
+
+def test_each_epoch_reports_the_best_value_so_far(tmp_path: Path, monkeypatch):
+    """A noisy epoch does not undo what a trial reached (early stopping keeps that epoch)."""
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="s", storage=storage)
+    trial = study.ask()
+    settings = {"storage": storage, "study": "s", "trial_id": trial._trial_id}
+    settings |= {"objective": "val_loss", "pruner": "none", "max_epochs": 4, "warmup": 1}
+    monkeypatch.setenv(pruning.TRIAL_ENV, json.dumps(settings))
+    [callback] = pruning.trial_callbacks()
+    for epoch, value in enumerate([0.5, 0.7, 0.4, 0.6]):
+        callback.on_epoch_end(epoch, {"val_loss": value})
+    reported = study.trials[0].intermediate_values
+    assert reported == {0: 0.5, 1: 0.5, 2: 0.4, 3: 0.4}
