@@ -123,8 +123,9 @@ def likely_causes(
             f"the training loss diverged ({losses[0]:.4g} -> {losses[-1]:.4g}): lower "
             "train.optimizer.learning_rate"
         )
-    sample = np.asarray(x_train[:10_000], dtype=np.float64)
-    if spec.input_kind == "table" and sample.ndim == 2 and len(sample) > 1:
+    # Tables only: 10,000 images as float64 would take 1 GB at 64x64 RGB.
+    sample = np.asarray(x_train[:10_000], dtype=np.float64) if spec.input_kind == "table" else None
+    if sample is not None and sample.ndim == 2 and len(sample) > 1:
         spread = sample.std(axis=0)
         spread = spread[np.isfinite(spread) & (spread > 0)]
         # Either large or wildly unequal column scales: both slow a network's first layer.
