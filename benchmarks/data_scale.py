@@ -40,6 +40,7 @@ import numpy as np
 
 COLUMNS = 20
 BATCH = 1024
+IMAGE_BATCH = 256
 
 HANDWRITTEN = textwrap.dedent(
     """
@@ -139,32 +140,17 @@ def write_images(folder: Path, count: int, seed: int = 0) -> None:
         image.save(folder / f"class{label}" / f"{index:07d}.png", compress_level=1)
 
 
-def image_config_file(folder: Path, images: Path, epochs: int) -> Path:
-    path = folder / "images.yaml"
+def config_file(folder: Path, name: str, data: str, batch: int, epochs: int) -> Path:
+    """A config training the one-layer model on `data` (a YAML flow mapping, without its
+    braces), no validation split, nothing but the metrics written."""
+    path = folder / f"{name}.yaml"
     path.write_text(
         textwrap.dedent(
             f"""
-            name: image_scale
-            data: {{source: image_dir, path: {images}, image_size: [64, 64], test_split: 0.05,
-                    validation_split: 0}}
+            name: {name}
+            data: {{{data}, test_split: 0.05, validation_split: 0}}
             model: {{type: mlp, units: []}}
-            train: {{epochs: {epochs}, batch_size: 256, early_stopping: null}}
-            report: {{plots: false, save_model: false}}
-            """
-        )
-    )
-    return path
-
-
-def config_file(folder: Path, csv: Path, epochs: int) -> Path:
-    path = folder / "scale.yaml"
-    path.write_text(
-        textwrap.dedent(
-            f"""
-            name: data_scale
-            data: {{source: csv, path: {csv}, target: y, test_split: 0.05, validation_split: 0}}
-            model: {{type: mlp, units: []}}
-            train: {{epochs: {epochs}, batch_size: {BATCH}, early_stopping: null}}
+            train: {{epochs: {epochs}, batch_size: {batch}, early_stopping: null}}
             report: {{plots: false, save_model: false}}
             """
         )
@@ -242,7 +228,8 @@ def main() -> None:
                 f"\n{rows:,} rows, {size:,.0f} MiB of CSV (written in "
                 f"{time.perf_counter() - started:.0f} s); {args.epochs} epochs"
             )
-            config = config_file(folder, csv, args.epochs)
+            data = f"source: csv, path: {csv}, target: y"
+            config = config_file(folder, "data_scale", data, BATCH, args.epochs)
             alternate(args, config, csv, folder, env, HANDWRITTEN)
             csv.unlink()
         for count in args.images:
@@ -253,7 +240,8 @@ def main() -> None:
                 f"\n{count:,} PNGs at 64x64 RGB (written in "
                 f"{time.perf_counter() - started:.0f} s); {args.epochs} epochs"
             )
-            config = image_config_file(folder, images, args.epochs)
+            data = f"source: image_dir, path: {images}, image_size: [64, 64]"
+            config = config_file(folder, "image_scale", data, IMAGE_BATCH, args.epochs)
             alternate(args, config, images, folder, env, HANDWRITTEN_IMAGES)
             subprocess.run(["rm", "-rf", str(images)], check=True)
 

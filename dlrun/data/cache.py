@@ -92,6 +92,17 @@ def cache_key(files: Iterable[Path], params: dict[str, Any], seed: int) -> str:
 
 
 @dataclass(frozen=True)
+class ArrayFile:
+    """One raw C-order array file of the cache."""
+
+    path: Path
+    shape: tuple[int, ...]
+    dtype: str
+    divisor: float | None = None
+    """`Split.x_divisor` of the array, when it holds uint8 pixels."""
+
+
+@dataclass(frozen=True)
 class ArrayLayout:
     """One split's arrays as the cache stores them: x and y, each one raw C-order file."""
 
@@ -112,6 +123,15 @@ class ArrayLayout:
             "y_dtype": self.y_dtype,
             "x_divisor": self.x_divisor,
         }
+
+    def files(self, folder: Path, name: str) -> list[ArrayFile]:
+        """Split `name`'s x and y files in `folder`, with their full shapes."""
+        return [
+            ArrayFile(
+                folder / f"{name}.x.bin", (self.rows, *self.x_shape), self.x_dtype, self.x_divisor
+            ),
+            ArrayFile(folder / f"{name}.y.bin", (self.rows, *self.y_shape), self.y_dtype),
+        ]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ArrayLayout:
@@ -151,16 +171,20 @@ class SplitWriter:
             raise AssertionError(f"wrote {self.written} rows of {self.layout.rows}")
 
 
-def file_fingerprint(paths_and_layouts: Iterable[tuple[Path, tuple[int, ...], str]]) -> str:
+def file_fingerprint(files: Iterable[ArrayFile]) -> str:
     """`dlrun.training.environment.fingerprint` of the arrays these raw files hold, read in
-    blocks (the same digest as hashing the arrays, without mapping them into memory)."""
+    blocks (the same digest as hashing the arrays, without mapping them into memory); uint8
+    pixels with a divisor are hashed as the float32 array the model reads, as it does."""
     import numpy as np
 
     digest = hashlib.sha256()
-    for path, shape, dtype in paths_and_layouts:
-        digest.update(str((tuple(shape), np.dtype(dtype).str)).encode())
-        with path.open("rb") as handle:
+    for file in files:
+        dtype = np.dtype(np.float32) if file.divisor is not None else np.dtype(file.dtype)
+        digest.update(str((tuple(file.shape), dtype.str)).encode())
+        with file.path.open("rb") as handle:
             while block := handle.read(1 << 22):
+                if file.divisor is not None:  # uint8: any block ends on an element
+                    block = (np.frombuffer(block, np.uint8).astype(np.float32) / file.divisor).data
                 digest.update(block)
     return digest.hexdigest()[:16]
 
@@ -189,15 +213,9 @@ class CacheEntry:
 
     def commit(self, tmp: Path, spec: DataSpec, layouts: dict[str, ArrayLayout]) -> None:
         """`meta.json` (with the fingerprints) last, then the folder renamed into place."""
-        files = {name: (tmp / f"{name}.x.bin", tmp / f"{name}.y.bin") for name in layouts}
 
-        def arrays(names: Iterable[str]) -> list[tuple[Path, tuple[int, ...], str]]:
-            out = []
-            for name in names:
-                layout = layouts[name]
-                out.append((files[name][0], (layout.rows, *layout.x_shape), layout.x_dtype))
-                out.append((files[name][1], (layout.rows, *layout.y_shape), layout.y_dtype))
-            return out
+        def files(names: Iterable[str]) -> list[ArrayFile]:
+            return [file for name in names for file in layouts[name].files(tmp, name)]
 
         if "train" in layouts:
             write_blocks(tmp, layouts["train"])
@@ -206,8 +224,8 @@ class CacheEntry:
             "spec": spec.to_dict(),
             "layouts": {name: layout.to_dict() for name, layout in layouts.items()},
             "fingerprints": {
-                "data": file_fingerprint(arrays(n for n in SPLIT_NAMES if n in layouts)),
-                "test": file_fingerprint(arrays(["test"])),
+                "data": file_fingerprint(files(n for n in SPLIT_NAMES if n in layouts)),
+                "test": file_fingerprint(files(["test"])),
             },
         }
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
@@ -265,12 +283,9 @@ def write_blocks(folder: Path, layout: ArrayLayout) -> None:
     per_block = rows_per_block(_row_bytes(layout.x_shape, layout.x_dtype))
     (folder / "train.blocks").mkdir()
     paths = _block_paths(folder, "train", layout.rows, per_block)
-    for array, shape, dtype, targets in (
-        ("x", layout.x_shape, layout.x_dtype, paths[0]),
-        ("y", layout.y_shape, layout.y_dtype, paths[1]),
-    ):
-        block_bytes = per_block * _row_bytes(shape, dtype)
-        with (folder / f"train.{array}.bin").open("rb") as source:
+    for file, targets in zip(layout.files(folder, "train"), paths, strict=True):
+        block_bytes = per_block * _row_bytes(file.shape[1:], file.dtype)
+        with file.path.open("rb") as source:
             for target in targets:
                 with target.open("wb") as handle:
                     handle.write(source.read(block_bytes))
@@ -285,22 +300,11 @@ def stored_arrays(folder: Path, name: str, layout: ArrayLayout) -> tuple[StoredA
         if (folder / f"{name}.blocks").is_dir()
         else ([], [])
     )
-    return (
-        StoredArray(
-            folder / f"{name}.x.bin",
-            layout.x_dtype,
-            (layout.rows, *layout.x_shape),
-            tuple(blocks[0]),
-            per_block,
-        ),
-        StoredArray(
-            folder / f"{name}.y.bin",
-            layout.y_dtype,
-            (layout.rows, *layout.y_shape),
-            tuple(blocks[1]),
-            per_block,
-        ),
+    x, y = (
+        StoredArray(file.path, file.dtype, file.shape, tuple(paths), per_block)
+        for file, paths in zip(layout.files(folder, name), blocks, strict=True)
     )
+    return x, y
 
 
 def _mapped(array: StoredArray) -> np.ndarray:

@@ -10,6 +10,7 @@ from dlrun.config import load_config
 from dlrun.core.errors import DataError
 from dlrun.data import load_splits
 from dlrun.data.pipeline import build_pipelines
+from dlrun.training.environment import data_fingerprints
 from tests.conftest import write_config
 
 
@@ -112,6 +113,7 @@ def test_the_disk_cache_holds_the_same_images_and_streams_them(tmp_path, monkeyp
     assert disk.train.stored is not None and disk.train.stored[0].blocks
     assert disk.spec.preprocessing["cache"] == "disk"
     assert disk.spec.class_names == memory.spec.class_names
+    assert data_fingerprints(disk) == data_fingerprints(memory)  # hashed as the model reads them
 
     # Streamed from the block files, divided like the in-memory batches.
     pipelines = build_pipelines(disk, batch_size=64, seed=0)
