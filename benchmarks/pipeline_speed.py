@@ -8,20 +8,28 @@ Variants, alternated in one process (these machines are noisy: compare ratios):
 - `before`: the pipeline as it was up to 1 December 2026 (commit a06c1ba), copied here: a
   dataset of single shuffled row indices, `batch`, then a `numpy_function` gathering the batch
   from float32 arrays;
-- `memory`: today's in-memory path: index batches sliced from one permutation per epoch, a
-  `numpy_function` gathering from the uint8 pixels, divided by 255 in TensorFlow;
+- `memory`: today's in-memory path: index batches sliced from one permutation per epoch,
+  `tf.gather` from tensors sharing the uint8 pixels' memory (`dlrun.data.tensors`), divided by
+  255 in TensorFlow;
 - `disk`: the disk cache's path (`data.cache: disk`): the split's raw files read in blocks by
   TensorFlow ops only (`dlrun.data.stored`).
 
-Each figure is one epoch of the 54,000 training images drained by `Dataset.reduce` (so no
-Python runs per batch on the consumer's side), median of the repeats. "busy" runs the same
-with another Python thread spinning (holding the GIL whenever it runs), as a data loader's
-callbacks, a logger or a second model would.
+Each figure drains `--epochs` epochs of the 54,000 training images with `Dataset.reduce` (so
+no Python runs per batch on the consumer's side; one epoch alone is mostly the iterator's
+start-up), median of the repeats. Three loads:
+
+- `idle`: nothing else runs;
+- `gil`: another Python thread holds the GIL most of the time without using a core (it calls
+  `usleep` through `ctypes.PyDLL`, which keeps the GIL), as a training loop, a logger or a
+  callback does: only a pipeline that needs Python is slowed;
+- `cpu`: another Python thread spins, holding the GIL *and* one core: on a 2-core machine
+  any pipeline loses about half its cores, so this mixes the two effects.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import statistics
 import tempfile
@@ -76,10 +84,10 @@ def stored_copy(split: Split, folder: Path) -> Split:
     return Split(split.x, split.y, x_divisor=split.x_divisor, stored=(arrays[0], arrays[1]))
 
 
-def samples_per_s(dataset: tf.data.Dataset, rows: int) -> float:
+def samples_per_s(dataset: tf.data.Dataset, rows: int, epochs: int) -> float:
     started = time.perf_counter()
-    dataset.reduce(tf.constant(0, tf.int64), lambda count, batch: count + 1)
-    return rows / (time.perf_counter() - started)
+    dataset.repeat(epochs).reduce(tf.constant(0, tf.int64), lambda count, batch: count + 1)
+    return rows * epochs / (time.perf_counter() - started)
 
 
 def spin(stop: threading.Event) -> None:
@@ -87,9 +95,19 @@ def spin(stop: threading.Event) -> None:
         sum(range(1000))
 
 
+def hold_gil(stop: threading.Event) -> None:
+    sleep_holding_gil = ctypes.PyDLL(None).usleep  # PyDLL: the call keeps the GIL
+    while not stop.is_set():
+        sleep_holding_gil(2000)
+
+
+LOADS = {"idle": None, "gil": hold_gil, "cpu": spin}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=5, help="epochs per figure")
     args = parser.parse_args()
     config = load_config(CONFIG)
     train = load_splits(config.data, config.seed).train
@@ -106,23 +124,27 @@ def main() -> None:
         }
         figures: dict[tuple[str, str], list[float]] = {}
         for dataset in variants.values():  # warm up: trace every function once
-            samples_per_s(dataset, len(train))
+            samples_per_s(dataset, len(train), 1)
         for repeat in range(args.repeats):
-            for load in ("idle", "busy"):
+            for load, competitor in LOADS.items():
                 stop = threading.Event()
-                spinner = threading.Thread(target=spin, args=(stop,), daemon=True)
-                if load == "busy":
-                    spinner.start()
+                if competitor is not None:
+                    threading.Thread(target=competitor, args=(stop,), daemon=True).start()
                 for name, dataset in variants.items():
                     epoch.assign(repeat)
-                    figures.setdefault((name, load), []).append(samples_per_s(dataset, len(train)))
+                    figure = samples_per_s(dataset, len(train), args.epochs)
+                    figures.setdefault((name, load), []).append(figure)
                 stop.set()
-    print(f"{'pipeline':<8} {'idle':>12} {'busy':>12} {'busy/idle':>10} {'idle/before':>12}")
     base = statistics.median(figures[("before", "idle")])
+    print(f"{'pipeline':<8}", *(f"{load:>11}" for load in LOADS), end="")
+    print(f" {'gil/idle':>9} {'cpu/idle':>9} {'idle/before':>12}")
     for name in variants:
-        idle = statistics.median(figures[(name, "idle")])
-        busy = statistics.median(figures[(name, "busy")])
-        print(f"{name:<8} {idle:>12,.0f} {busy:>12,.0f} {busy / idle:>10.2f} {idle / base:>12.2f}")
+        median = {load: statistics.median(figures[(name, load)]) for load in LOADS}
+        print(f"{name:<8}", *(f"{median[load]:>11,.0f}" for load in LOADS), end="")
+        print(
+            f" {median['gil'] / median['idle']:>9.2f} {median['cpu'] / median['idle']:>9.2f}"
+            f" {median['idle'] / base:>12.2f}"
+        )
 
 
 if __name__ == "__main__":

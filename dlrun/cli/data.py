@@ -43,7 +43,8 @@ def prepare(config: ConfigArg, set_: SetOption = None, as_json: JsonOption = Fal
         )
     started = time.perf_counter()
     data = experiment.data.model_copy(update={"cache": "disk"})
-    splits = load_splits(data, experiment.seed)
+    with output.data_pass_bars(not as_json):
+        splits = load_splits(data, experiment.seed)
     seconds = time.perf_counter() - started
     record = {
         "cache_dir": str(cache_root()),

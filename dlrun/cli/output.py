@@ -16,8 +16,10 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterable
-from dataclasses import replace
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, RenderableType
@@ -25,6 +27,8 @@ from rich.markup import escape
 from rich.text import Text
 
 if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
     from dlrun.analysis.grid import Grid
 
 out = Console(highlight=False, markup=False, emoji=False)
@@ -108,6 +112,73 @@ def data(text: str, *, end: str = "\n", flush: bool = False) -> None:
     sys.stdout.write(safe(text, line=False) + end)
     if flush:
         sys.stdout.flush()
+
+
+@dataclass
+class _Pass:
+    description: str
+    unit: str
+    bar: Progress | None
+    task: TaskID | None
+    started: float = field(default_factory=time.perf_counter)
+    count: int = 0
+
+    def rate(self) -> float:
+        return self.count / max(time.perf_counter() - self.started, 1e-9)
+
+
+class DataPassBars:
+    """Listens to the data passes (`dlrun.core.progress`): on a terminal a bar per pass with
+    its count and rows/s or files/s; everywhere, one line per pass that took a while."""
+
+    SHOWN_AFTER_S = 2.0
+
+    def start(self, description: str, unit: str, total: int | None) -> _Pass:
+        if not err.is_terminal:
+            return _Pass(description, unit, None, None)
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:,.0f} {task.fields[unit]}  {task.fields[rate]}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        )
+        task = bar.add_task(safe(description), total=total, unit=unit, rate="")
+        bar.start()
+        return _Pass(description, unit, bar, task)
+
+    def advance(self, task: object, amount: int) -> None:
+        assert isinstance(task, _Pass)
+        task.count += amount
+        if task.bar is not None and task.task is not None:
+            rate = f"{task.rate():,.0f} {task.unit}/s"
+            task.bar.update(task.task, completed=task.count, rate=rate)
+
+    def finish(self, task: object) -> None:
+        assert isinstance(task, _Pass)
+        if task.bar is not None:
+            task.bar.stop()
+        seconds = time.perf_counter() - task.started
+        if seconds >= self.SHOWN_AFTER_S:
+            note(
+                f"{task.description}: {task.count:,} {task.unit} in {seconds:.1f} s "
+                f"({task.rate():,.0f} {task.unit}/s)"
+            )
+
+
+@contextmanager
+def data_pass_bars(show: bool) -> Iterator[None]:
+    """Inside, long data passes show progress (see `DataPassBars`), when `show`."""
+    if not show:
+        yield
+        return
+    from dlrun.core.progress import listening
+
+    with listening(DataPassBars()):
+        yield
 
 
 def json_line(document: Any, *, default: Any = None) -> None:

@@ -172,7 +172,7 @@ def train_new(
     from dlrun.tune import pruning  # a `dlrun tune` trial reports epochs to its study
 
     show = not (quiet or as_json)
-    callbacks = [RichProgress(output.err)] if show else []
+    callbacks = [RichProgress(output.err, experiment.train.batch_size)] if show else []
     callbacks += pruning.trial_callbacks()
     if show:
         output.note(
@@ -183,7 +183,7 @@ def train_new(
                 experiment.data.source,
             )
         )
-    with sigterm_interrupts():
+    with sigterm_interrupts(), output.data_pass_bars(show):
         outcome = run_experiment(
             experiment,
             output_dir=output_dir,

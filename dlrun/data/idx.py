@@ -57,7 +57,9 @@ def read_idx(path: Path) -> np.ndarray:
         )
     if 0 in shape:
         raise DataError(f"{path} holds no examples: its header declares shape {shape}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape)
+    from dlrun.data.tensors import aligned_copy  # the pipeline reads it in place
+
+    return aligned_copy(np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape))
 
 
 def read_idx_pair(images: Path, labels: Path) -> Split:

@@ -17,6 +17,7 @@ from pydantic import Field, PositiveInt
 
 from dlrun.core.errors import DataError
 from dlrun.core.params import ConfigPath
+from dlrun.core.progress import counted
 from dlrun.data.base import DataSpec, Split, Splits
 from dlrun.data.cache import (
     SPLIT_NAMES,
@@ -123,7 +124,7 @@ def decoded_batches(paths: list[str], params: ImageDirParams) -> Iterator[np.nda
     )
     done = 0
     try:
-        for batch in dataset:
+        for batch in counted(dataset, "decoding images", "files", total=len(paths)):
             yield batch.numpy()
             done += len(batch)
     except tf.errors.InvalidArgumentError as error:
@@ -139,7 +140,9 @@ def decode_images(paths: list[str], params: ImageDirParams) -> np.ndarray:
     """The images as one uint8 array (`decoded_batches`, batch by batch into the array)."""
     import numpy as np
 
-    images = np.empty((len(paths), *params.image_size, _channels(params)), dtype=np.uint8)
+    from dlrun.data.tensors import aligned_empty  # the pipeline reads it in place
+
+    images = aligned_empty((len(paths), *params.image_size, _channels(params)), np.uint8)
     done = 0
     for batch in decoded_batches(paths, params):
         images[done : done + len(batch)] = batch
@@ -209,11 +212,10 @@ def cached_images(
         class_names,
         f"data (source: {params.source})",
     )
-    files = [Path(path) for path in paths]
     # Not part of the key: augmentation changes batches, not the decoded images; where they
     # live and who serves them neither.
     key_params = params.model_dump(mode="json", exclude={"augment", "cache", "service"})
-    entry = CacheEntry(cache_key(files, key_params, seed))
+    entry = CacheEntry(cache_key(paths, key_params, seed))
     if entry.exists():
         return entry.load()
     shape = (*params.image_size, _channels(params))

@@ -1,9 +1,10 @@
 """Arrays -> tf.data pipelines: shuffle indices (train only), batch, gather, prefetch.
 
 Shuffling row indices and gathering a whole batch at once is a vectorised map: much cheaper
-than slicing examples one by one. The batch is gathered from the split's NumPy arrays in place,
-so a pipeline holds no copy of the data set: `tf.constant` of a NumPy array keeps two (a
-179 MB Fashion-MNIST array took 367 MB more), `.cache()` one more.
+than slicing examples one by one. The batch is gathered by `tf.gather` from tensors that share
+the split's NumPy buffers (`dlrun.data.tensors`): no Python on the hot path, so no waiting on
+the GIL, and no copy of the data set (`tf.constant` of a NumPy array keeps two: a 179 MB
+Fashion-MNIST array took 367 MB more; `.cache()` one more).
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import tensorflow as tf
 
 from dlrun.data.base import Split, Splits
 from dlrun.data.images import AugmentConfig
+from dlrun.data.tensors import shared_tensor
 
 if TYPE_CHECKING:
     import keras
@@ -105,27 +106,10 @@ def gather_options(epoch: tf.Variable | None, deterministic: bool) -> dict[str, 
 
 
 def batch_gatherer(split: Split) -> Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
-    """index batch -> (x, y) batch, read from the split's arrays without copying them."""
-    if split.x.dtype == object:  # text: strings become a (small) tensor, numpy_function can't
-        x, y = tf.constant(split.x), tf.constant(split.y)
-        return lambda index: (tf.gather(x, index), tf.gather(y, index))
+    """index batch -> (x, y) batch, gathered from the split's arrays without copying them."""
+    x, y = shared_tensor(split.x), shared_tensor(split.y)
     convert = converter(split)
-
-    def gather(index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return split.x[index], split.y[index]
-
-    def gather_batch(index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        x, y = tf.numpy_function(
-            gather,
-            [index],
-            (tf.as_dtype(split.x.dtype), tf.as_dtype(split.y.dtype)),
-            stateful=False,
-        )
-        x.set_shape((None, *split.x.shape[1:]))
-        y.set_shape((None, *split.y.shape[1:]))
-        return convert(x), y
-
-    return gather_batch
+    return lambda index: (convert(tf.gather(x, index)), tf.gather(y, index))
 
 
 def converter(split: Split) -> Callable[[tf.Tensor], tf.Tensor]:

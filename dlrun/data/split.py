@@ -37,7 +37,9 @@ def split_indices(
 
 
 def take(split: Split, rows: np.ndarray) -> Split:
-    return Split(split.x[rows], split.y[rows])
+    from dlrun.data.tensors import take_rows  # aligned, so the pipeline can share them
+
+    return Split(take_rows(split.x, rows), take_rows(split.y, rows))
 
 
 def carve(

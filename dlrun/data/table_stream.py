@@ -8,8 +8,7 @@ row order, either into arrays in memory or into the disk cache (`dlrun.data.cach
 give the same arrays: the mode only decides where they live.
 
 Memory at the peak: one chunk of the CSV plus, per row, its label and split (9 bytes), plus
-the final arrays when they are kept in memory. The raw blocks go to a temporary folder beside
-the cache when the mode is `disk`.
+the final arrays when kept in memory. The raw blocks go beside the cache in `disk` mode.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from __future__ import annotations
 import glob
 import shutil
 import stat
-import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dlrun.core.errors import DataError, did_you_mean
+from dlrun.core.progress import counted
 from dlrun.data.base import Split
 from dlrun.data.checks import (
     header_line,
@@ -232,7 +231,7 @@ def parse_chunks(
 
     raw: RawTable | None = None
     numbers_y, codes_y = [], []
-    for chunk in chunks:
+    for chunk in counted(chunks, "reading the table", "rows"):
         if raw is None:
             raw = _raw_table(chunk, path, target, features, spill)
         require_complete(chunk[raw.features], path, "features")
@@ -370,7 +369,8 @@ def encode_blocks(
     start = 0
     numeric_index = {column: i for i, column in enumerate(raw.numeric)}
     text_index = {column: i for i, column in enumerate(raw.text)}
-    for numbers, text_codes in raw:
+    blocks = counted(raw, "encoding", "rows", size=lambda b: len(b[0]), total=len(split_of))
+    for numbers, text_codes in blocks:
         n = len(numbers)
         scaled = numbers
         if encoding.mean is not None:
@@ -389,12 +389,3 @@ def encode_blocks(
             at += width
         yield x, split_of[start : start + n]
         start += n
-
-
-def spill_folder(mode: str, near: Path) -> Path | None:
-    """Where raw blocks wait for the encoding pass: a temporary folder beside the disk cache,
-    or nowhere (memory)."""
-    if mode != "disk":
-        return None
-    near.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=".raw-", dir=near))

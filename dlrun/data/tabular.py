@@ -3,6 +3,7 @@ features. Read in chunks (`dlrun.data.table_stream`), kept in memory or in the d
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -35,7 +36,6 @@ from dlrun.data.table_stream import (
     RawTable,
     encode_blocks,
     parse,
-    spill_folder,
     split_table,
     table_files,
 )
@@ -331,8 +331,10 @@ def _in_memory(
 ) -> Splits:
     import numpy as np
 
+    from dlrun.data.tensors import aligned_empty  # the pipeline reads them in place
+
     arrays = [
-        np.empty((len(part), encoding.width), np.float32) if part is not None else None
+        aligned_empty((len(part), encoding.width), np.float32) if part is not None else None
         for part in parts
     ]
     filled = [0, 0, 0]
@@ -379,3 +381,12 @@ def _write_cache(
         writer.close()
     entry.commit(tmp, spec, layouts)
     return entry.load()
+
+
+def spill_folder(mode: str, near: Path) -> Path | None:
+    """Where raw blocks wait for the encoding pass: a temporary folder beside the disk cache,
+    or nowhere (memory)."""
+    if mode != "disk":
+        return None
+    near.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=".raw-", dir=near))

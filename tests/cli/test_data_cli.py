@@ -40,3 +40,20 @@ def test_prepare_names_a_source_without_a_cache(tmp_path):
     result = runner.invoke(app, ["data", "prepare", str(config)])
     assert result.exit_code == 2
     assert "data.source mnist has no disk cache yet" in result.stderr
+
+
+def test_prepare_reports_each_long_pass_with_its_rate(tmp_path, tiny_table, monkeypatch):
+    from dlrun.cli.output import DataPassBars
+
+    monkeypatch.setenv("DLRUN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(DataPassBars, "SHOWN_AFTER_S", 0.0)  # tiny data: every pass is "long"
+    config = write_config(
+        tmp_path,
+        f"data: {{source: csv, path: {tiny_table}, target: y, features: [a, b]}}\n"
+        "model: {type: mlp, units: [4]}\n",
+    )
+    result = runner.invoke(app, ["data", "prepare", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "reading the table: 200 rows in" in result.stderr
+    assert "encoding: 200 rows in" in result.stderr
+    assert "rows/s)" in result.stderr

@@ -128,3 +128,16 @@ def test_the_disk_cache_holds_the_same_images_and_streams_them(tmp_path, monkeyp
     monkeypatch.setattr("dlrun.data.image_dir.decoded_batches", no_decoding)
     again = load_splits(config.data, 0)
     np.testing.assert_array_equal(again.train.x, disk.train.x)
+
+
+def test_decoding_reports_files_against_the_number_to_decode(tmp_path):
+    from dlrun.core.progress import listening
+    from tests.core.test_progress import Recorder
+
+    image_folder(tmp_path, per_class=30)
+    recorder = Recorder()
+    with listening(recorder):
+        splits = load_splits(load_config(folder_config(tmp_path, ", cache: memory")).data, 0)
+    used = sum(splits.sizes().values())
+    assert recorder.events[0] == ("start", "decoding images", "files", used)
+    assert sum(event[2] for event in recorder.events if event[0] == "advance") == used

@@ -9,6 +9,7 @@ tf = pytest.importorskip("tensorflow")
 
 from dlrun.data.base import Split  # noqa: E402
 from dlrun.data.pipeline import to_dataset  # noqa: E402
+from dlrun.data.tensors import aligned_empty  # noqa: E402
 
 
 def resident_mb() -> float:
@@ -39,7 +40,9 @@ def test_evaluation_batches_keep_the_split_order_and_shapes() -> None:
 
 def test_a_pipeline_holds_no_copy_of_the_data_set() -> None:
     # 150 MB of images, an MNIST-size set: tf.constant would keep two more copies (300 MB).
-    images = np.random.default_rng(0).random((50_000, 28, 28, 1), dtype=np.float32)
+    # Sources allocate their arrays aligned, as TensorFlow needs to read them in place.
+    images = aligned_empty((50_000, 28, 28, 1), np.float32)
+    images[...] = np.random.default_rng(0).random(images.shape, dtype=np.float32)
     split = Split(images, np.zeros(50_000, np.int64))
     size_mb = images.nbytes / 2**20
     before = resident_mb()
@@ -47,3 +50,26 @@ def test_a_pipeline_holds_no_copy_of_the_data_set() -> None:
         for _ in dataset:
             pass
     assert resident_mb() - before < 0.5 * size_mb
+
+
+def test_batches_are_gathered_by_tensorflow_ops_not_python() -> None:
+    # A numpy_function (PyFunc) on the hot path waits on the GIL whenever another thread runs.
+    split = Split(np.arange(12, dtype=np.float32).reshape(6, 2), np.arange(6, dtype=np.int64))
+    graph = to_dataset(split, 4, shuffle_seed=0)._as_serialized_graph()
+    ops = {node.op for node in tf.compat.v1.GraphDef.FromString(graph.numpy()).node}
+    functions = tf.compat.v1.GraphDef.FromString(graph.numpy()).library.function
+    ops |= {node.op for function in functions for node in function.node_def}
+    assert "GatherV2" in ops
+    assert not ops & {"PyFunc", "EagerPyFunc", "PyFuncStateless"}
+
+
+def test_arrays_tensorflow_cannot_share_are_copied_once_and_read_the_same() -> None:
+    # Unaligned, strided and read-only arrays: TensorFlow would abort on the first two.
+    base = np.arange(41, dtype=np.uint8)[1:].reshape(10, 4)  # 1 byte off alignment
+    read_only = np.arange(10, dtype=np.int64)
+    read_only.flags.writeable = False
+    for x in (base, base[:, ::2], np.asarray(read_only, np.float32)[:, None]):
+        y = read_only
+        batches = list(to_dataset(Split(x, y), 3))
+        np.testing.assert_array_equal(np.concatenate([b for b, _ in batches]), x)
+        np.testing.assert_array_equal(np.concatenate([b for _, b in batches]), y)
