@@ -6,6 +6,7 @@ TensorFlow quietly to load the model.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -119,22 +120,37 @@ def predict(
     Example: dlrun predict 3f2a1c new_wines.csv --out predictions.csv
     """
     from dlrun.core.files import write_atomic
-    from dlrun.inference.predict import predict as predict_with
+    from dlrun.inference import predict as predicting
 
     if inputs is None and not text:
         raise DlrunError("nothing to predict", fix="pass a file, or --text")
     if inputs is not None and text:
         raise DlrunError("pass a file or --text, not both")
     saved = open_run(run)
-    predictions = predict_with(saved, inputs, texts=text, id_column=id_column)
-    output.warn(predictions.notes)
+    if predicting.reads_in_chunks(saved, inputs):  # a table of any size, chunk by chunk
+        assert inputs is not None
+        chunks = predicting.predict_in_chunks(saved, inputs, id_column=id_column)
+    else:
+        chunks = iter([predicting.predict(saved, inputs, texts=text, id_column=id_column)])
+    notes: dict[str, None] = {}  # each note once, in order, however many chunks repeat it
+    written = [0]
+
+    def csv_pieces():
+        for number, predictions in enumerate(chunks):
+            notes.update(dict.fromkeys(predictions.notes))
+            written[0] += len(predictions.table)
+            yield predictions.table.to_csv(index=False, header=number == 0)
+
     target = out_file or (Path("-") if text else Path("predictions.csv"))
-    csv = predictions.table.to_csv(index=False)
-    if str(target) == "-":
-        output.data(csv, end="")
-        return
-    _write(write_atomic, target, csv)
-    output.note(f"wrote {target} ({len(predictions.table)} predictions)")
+    with output.data_pass_bars(str(target) != "-"):
+        if str(target) == "-":
+            for piece in csv_pieces():
+                output.data(piece, end="")
+        else:
+            _write(write_atomic, target, csv_pieces())
+    output.warn(list(notes))
+    if str(target) != "-":
+        output.note(f"wrote {target} ({written[0]} predictions)")
 
 
 @command()
@@ -166,7 +182,7 @@ def export(
     output.data(f"wrote {exported.path}")
 
 
-def _write(write: Any, target: Path, text: str) -> None:
+def _write(write: Any, target: Path, text: str | Iterable[str]) -> None:
     try:
         write(target, text)
     except OSError as error:

@@ -7,7 +7,7 @@ import re
 import secrets
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 
@@ -21,16 +21,19 @@ def _file_mode() -> int:
 FILE_MODE = _file_mode()
 
 
-def write_atomic(path: Path, data: str | bytes, *, durable: bool = True) -> None:
+def write_atomic(path: Path, data: str | bytes | Iterable[str], *, durable: bool = True) -> None:
     """`path` holds `data` whole, or its old content: written to a temporary name, then
-    renamed. `durable`: the file and the rename are on disk (fsync of the file, then of its
-    folder) before this returns, so a power loss right after cannot lose or empty it."""
+    renamed. `data` may come in pieces (an iterable of str: a table written chunk by chunk).
+    `durable`: the file and the rename are on disk (fsync of the file, then of its folder)
+    before this returns, so a power loss right after cannot lose or empty it."""
     mode = "wb" if isinstance(data, bytes) else "w"
+    pieces = [data] if isinstance(data, str | bytes) else data
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.chmod(tmp, FILE_MODE)
         with os.fdopen(handle, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as out:
-            out.write(data)
+            for piece in pieces:
+                out.write(piece)
             if durable:
                 out.flush()
                 os.fsync(out.fileno())

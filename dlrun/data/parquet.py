@@ -83,7 +83,6 @@ def read_batches(
 ) -> Iterator[pd.DataFrame]:
     """The files' rows, as pandas tables of at most `rows` rows holding the used columns only;
     every shard has the first's columns."""
-    import pyarrow as pa
 
     first_names: list[str] | None = None
     for path in files:
@@ -101,21 +100,32 @@ def read_batches(
             )
         used = _columns(names, target, features, path)
         _require_flat(schema, used, path)
-        if handle.metadata.num_rows == 0:
-            raise DataError(f"{path.name} has columns but no rows", fix="check data.path")
-        for group in range(handle.num_row_groups):
-            # One row group at a time: `iter_batches` reads ahead and buffers several (a 2M-row
-            # file peaked at 730 MB through it, 240 MB this way).
-            try:
-                table = handle.read_row_group(group, columns=used)
-            except (pa.ArrowException, OSError) as error:  # a truncated or corrupted file
-                raise DataError(f"cannot read {path.name}: {str(error).strip()}") from None
-            for batch in table.to_batches(max_chunksize=rows):
-                if batch.num_rows:
-                    # pyarrow strings -> Python str objects, as `read_csv` gives; categoricals
-                    # (dictionary columns) stay categorical: both are text columns downstream.
-                    yield batch.to_pandas()
-            del table
+        yield from _row_groups(handle, path, used, rows)
+
+
+def read_rows(path: Path, rows: int) -> Iterator[pd.DataFrame]:
+    """Every column of one Parquet file, as pandas tables of at most `rows` rows."""
+    return _row_groups(_open(path), path, None, rows)
+
+
+def _row_groups(handle, path: Path, columns: list[str] | None, rows: int) -> Iterator[pd.DataFrame]:
+    import pyarrow as pa
+
+    if handle.metadata.num_rows == 0:
+        raise DataError(f"{path.name} has columns but no rows", fix="check data.path")
+    for group in range(handle.num_row_groups):
+        # One row group at a time: `iter_batches` reads ahead and buffers several (a 2M-row
+        # file peaked at 730 MB through it, 240 MB this way).
+        try:
+            table = handle.read_row_group(group, columns=columns)
+        except (pa.ArrowException, OSError) as error:  # a truncated or corrupted file
+            raise DataError(f"cannot read {path.name}: {str(error).strip()}") from None
+        for batch in table.to_batches(max_chunksize=rows):
+            if batch.num_rows:
+                # pyarrow strings -> Python str objects, as `read_csv` gives; categoricals
+                # (dictionary columns) stay categorical: both are text columns downstream.
+                yield batch.to_pandas()
+        del table
 
 
 def record_shards(raw: RawTable, files: list[Path], counts: list[int]) -> None:

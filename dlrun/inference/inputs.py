@@ -77,7 +77,7 @@ def read_examples(
             fix="pass a CSV file",
         )
     table = read_table(path, getattr(data, "delimiter", ","))
-    ids = _ids(table, path, id_column)
+    ids = row_ids(table, path, id_column)
     # Messages about the rows should name the file they came from, not the training file.
     data = data.model_copy(update={"path": path}) if "path" in type(data).model_fields else data
     if kind == "text":
@@ -101,10 +101,11 @@ def feature_columns(info: dict[str, Any]) -> list[str]:
 
 
 def encode_table(
-    table: pd.DataFrame, info: dict[str, Any], path: Path
+    table: pd.DataFrame, info: dict[str, Any], path: Path, first_row: int = 0
 ) -> tuple[np.ndarray, list[str]]:
     """Feature rows as training encoded them: numbers scaled with the training mean and std,
-    text one-hot over the training categories (a value training never saw: all zeros)."""
+    text one-hot over the training categories (a value training never saw: all zeros).
+    `first_row`: the number of `table`'s first row in the file, for the notes."""
     import pandas as pd
 
     from dlrun.data.checks import require_columns, require_complete
@@ -137,7 +138,7 @@ def encode_table(
                 fix="clean the column, or check the file is the one you meant",
             )
         numbers = values.to_numpy(dtype=np.float64)
-        notes += far_outside_training(column, numbers, preprocessing)
+        notes += far_outside_training(column, numbers, preprocessing, first_row)
         bounds = preprocessing.get("outlier_bounds", {}).get(column)
         if bounds and preprocessing.get("outliers") == "clip":  # as training clipped them
             numbers = np.clip(numbers, bounds["low"], bounds["high"])
@@ -150,7 +151,9 @@ def encode_table(
     return x.astype(np.float32), notes
 
 
-def far_outside_training(column: str, values: np.ndarray, preprocessing: dict) -> list[str]:
+def far_outside_training(
+    column: str, values: np.ndarray, preprocessing: dict, first_row: int = 0
+) -> list[str]:
     """A note for values beyond 1,000 robust standard deviations from the training median
     (`dlrun.data.sanity`): the model's answer for them means nothing."""
     from dlrun.data.sanity import OUTLIER_LIMIT
@@ -161,7 +164,7 @@ def far_outside_training(column: str, values: np.ndarray, preprocessing: dict) -
     far = np.flatnonzero(np.abs(values - bounds["median"]) > OUTLIER_LIMIT * bounds["scale"])
     if not len(far):
         return []
-    rows = ", ".join(str(int(row)) for row in far[:5])
+    rows = ", ".join(str(first_row + int(row)) for row in far[:5])
     return [
         f"column '{column}': {len(far)} value(s) far outside the training range "
         f"[{bounds['low']:.4g}, {bounds['high']:.4g}] (rows {rows}): predictions for them "
@@ -170,9 +173,15 @@ def far_outside_training(column: str, values: np.ndarray, preprocessing: dict) -
 
 
 def table_examples(
-    saved: SavedRun, table: pd.DataFrame, path: Path, data: Any, ids: list[Any], labelled: bool
+    saved: SavedRun,
+    table: pd.DataFrame,
+    path: Path,
+    data: Any,
+    ids: list[Any],
+    labelled: bool,
+    first_row: int = 0,
 ) -> Examples:
-    x, notes = encode_table(table, saved.info, path)
+    x, notes = encode_table(table, saved.info, path, first_row)
     y, actual = _targets(saved, table, path, data, labelled)
     return Examples(x=x, ids=ids, y=y, actual=actual, notes=notes)
 
@@ -350,10 +359,13 @@ def encode_targets(saved: SavedRun, values: pd.Series, path: Path) -> np.ndarray
     return text.map(index).to_numpy(dtype=np.int64)
 
 
-def _ids(table: pd.DataFrame, path: Path, id_column: str | None) -> list[Any]:
-    """The --id column's values, else the row number (0 = the first data row)."""
+def row_ids(
+    table: pd.DataFrame, path: Path, id_column: str | None, first_row: int = 0
+) -> list[Any]:
+    """The --id column's values, else the row number (0 = the first data row of the file;
+    `table` starts at row `first_row`)."""
     if id_column is None:
-        return list(range(len(table)))
+        return list(range(first_row, first_row + len(table)))
     if id_column not in table.columns:
         raise DataError(
             f"--id: column '{id_column}' is not in {path.name}."

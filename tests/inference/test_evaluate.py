@@ -142,6 +142,34 @@ def test_predict_on_a_csv_of_the_test_rows_has_the_runs_test_accuracy(trained: T
     assert np.allclose(predictions["prob_no"] + predictions["prob_yes"], 1.0)
 
 
+def test_a_table_is_predicted_chunk_by_chunk_as_it_is_whole(trained: Trained, tmp_path):
+    # Bounded memory for any size: 7-row chunks here, so the 60 rows take 9 of them.
+    from dlrun.inference import predict
+
+    rows = test_rows(trained)
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    rows.to_parquet(tmp_path / "rows.parquet", row_group_size=25)
+    saved = SavedRun.open(trained.run_dir)
+    whole = predict.predict(saved, tmp_path / "rows.csv").table
+    for file in ("rows.csv", "rows.parquet"):
+        chunks = list(predict.predict_in_chunks(saved, tmp_path / file, rows=7))
+        assert len(chunks) == (9 if file == "rows.csv" else 10)  # parquet: per row group
+        joined = pd.concat([chunk.table for chunk in chunks], ignore_index=True)
+        pd.testing.assert_frame_equal(joined, whole)  # ids run on across chunks
+
+
+def test_predict_reads_a_parquet_file_from_the_command_line(trained: Trained, tmp_path):
+    test_rows(trained).to_parquet(tmp_path / "rows.parquet")
+    out = tmp_path / "predictions.csv"
+    result = runner.invoke(
+        app, ["predict", str(trained.run_dir), str(tmp_path / "rows.parquet"), "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    predictions = pd.read_csv(out)
+    accuracy = (predictions["prediction"] == predictions["actual"]).mean()
+    assert accuracy == pytest.approx(trained.metrics["test_accuracy"], abs=1e-6)
+
+
 def test_other_splits_of_the_runs_own_data(trained: Trained):
     sizes = json.loads((trained.run_dir / "run.json").read_text())["data_sizes"]
     validation = evaluate(str(trained.run_dir), "--split", "validation")
