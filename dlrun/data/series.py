@@ -28,7 +28,10 @@ if TYPE_CHECKING:  # numpy and pandas are imported where used: `dlrun validate` 
 
 class TimeSeriesParams(DataParams):
     source: Literal["time_series"] = "time_series"
-    path: ConfigPath = Field(description="The CSV file.")
+    path: ConfigPath = Field(
+        description="The CSV file, or a glob of shards with the same header "
+        "(`data/part-*.csv`), read in sorted order, end to end."
+    )
     target: str = Field(description="The column to forecast.")
     time: str | None = Field(None, description="The time column; rows are sorted by it.")
     time_format: str | None = Field(

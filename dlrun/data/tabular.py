@@ -29,6 +29,7 @@ from dlrun.data.fixed_split import csv_fixed_split, fixed_parts
 from dlrun.data.registry import sources
 from dlrun.data.split import train_validation_test
 from dlrun.data.table_stream import (
+    CHUNK_ROWS,
     MAX_INFERRED_CLASSES,
     MAX_TARGET_CODES,
     TRAIN,
@@ -36,6 +37,7 @@ from dlrun.data.table_stream import (
     RawTable,
     encode_blocks,
     parse,
+    read_chunks,
     split_table,
     table_files,
 )
@@ -135,15 +137,21 @@ class CsvParams(TableParams):
 
 
 def read_table(path: Path, delimiter: str) -> pd.DataFrame:
-    if not path.is_file():
+    """The whole CSV, or every shard of a glob (`data/part-*.csv`, sorted) end to end."""
+    import pandas as pd
+
+    if not any(char in str(path) for char in "*?[") and not path.is_file():
         raise DataError(
             "data file not found",
             received=str(path),
             fix="check data.path; it is relative to the config file",
         )
-    table = read_csv(path, delimiter)  # empty files, wrong delimiters, ragged rows refused
-    table.columns = [str(column).strip() for column in table.columns]
-    return table
+    files = table_files(path)  # a FIFO or a device is refused, never read
+    if len(files) == 1:
+        table = read_csv(files[0], delimiter)  # empty, wrong delimiters, ragged rows refused
+        table.columns = [str(column).strip() for column in table.columns]
+        return table
+    return pd.concat(read_chunks(files, delimiter, CHUNK_ROWS), ignore_index=True)
 
 
 def infer_task(target: pd.Series) -> Task:

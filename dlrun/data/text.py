@@ -23,7 +23,10 @@ if TYPE_CHECKING:
 
 class TextCsvParams(HeldOutParams):
     source: Literal["text_csv"] = "text_csv"
-    path: ConfigPath = Field(description="The CSV file.")
+    path: ConfigPath = Field(
+        description="The CSV file, or a glob of shards with the same header "
+        "(`data/part-*.csv`), read in sorted order, end to end."
+    )
     text: str = Field(description="The column holding the text.")
     target: str = Field(description="The column to predict.")
     task: Task = Field("classification", description="`classification` or `regression`.")

@@ -88,3 +88,16 @@ def test_quoted_padded_stock_numbers_are_read(tmp_path):
     assert splits.spec.input_shape == (10, 2)
     assert 1000 < float(splits.train.y.mean()) < 4000
     assert np.all(np.diff(splits.train.times.astype("datetime64[D]").astype(int)) > 0)
+
+
+def test_a_glob_of_shards_gives_the_windows_of_the_whole_file(tmp_path):
+    monthly_series(tmp_path)
+    whole = splits_of(tmp_path)
+    table = pd.read_csv(tmp_path / "sales.csv")
+    for number, start in enumerate(range(0, len(table), 25)):  # shards of 25, 25 and 10 rows
+        table.iloc[start : start + 25].to_csv(tmp_path / f"sales-{number}.csv", index=False)
+    config = load_config(series_config(tmp_path).with_name("config.yaml"))
+    sharded = config.data.model_copy(update={"path": tmp_path / "sales-*.csv"})
+    splits = load_splits(sharded, config.seed)
+    np.testing.assert_array_equal(splits.train.x, whole.train.x)
+    np.testing.assert_array_equal(splits.test.y, whole.test.y)
