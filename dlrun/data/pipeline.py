@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from dlrun.data.base import Split, Splits
 from dlrun.data.images import AugmentConfig
+from dlrun.data.stored import parallel_map, stream_stored
 from dlrun.data.tensors import shared_tensor
 
 if TYPE_CHECKING:
@@ -78,8 +79,6 @@ def to_dataset(
     deterministic: bool = False,
 ) -> tf.data.Dataset:
     if split.stored is not None and len(split):  # the disk cache: read it, don't map it
-        from dlrun.data.stored import stream_stored
-
         parallel = bool(gather_options(epoch, deterministic))
         streamed = stream_stored(
             split.stored, batch_size, seed=shuffle_seed, epoch=epoch, parallel=parallel
@@ -100,9 +99,7 @@ def gather_options(epoch: tf.Variable | None, deterministic: bool) -> dict[str, 
     """The gather `map`'s arguments: parallel, in order; but under op determinism
     (`deterministic`) tf.data makes it sequential anyway once the order reads the epoch variable
     (logging an error line as it rewrites it), so ask for that."""
-    if epoch is not None and deterministic:
-        return {}
-    return {"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": True}
+    return parallel_map(None if epoch is not None and deterministic else tf.data.AUTOTUNE)
 
 
 def batch_gatherer(split: Split) -> Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
