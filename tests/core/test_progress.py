@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from dlrun.core.progress import counted, listening
 
 
@@ -39,11 +41,8 @@ def test_a_pass_that_fails_still_ends_its_bar() -> None:
         raise ValueError("unreadable chunk")
 
     recorder = Recorder()
-    with listening(recorder):
-        try:
-            list(counted(broken(), "reading", "rows"))
-        except ValueError:
-            pass
+    with listening(recorder), contextlib.suppress(ValueError):
+        list(counted(broken(), "reading", "rows"))
     assert recorder.events[-1] == ("finish", "reading")
 
 
