@@ -117,6 +117,32 @@ def test_each_phase_trains_only_its_layers_and_frozen_batchnorm_keeps_its_statis
     assert history["epoch"].tolist() == [1, 2, 3]
 
 
+class Rates(keras.callbacks.Callback):
+    """The optimizer's learning rate at the start of every epoch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rates: list[float] = []
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self.rates.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+
+@pytest.mark.slow  # ~15 s on 2 busy cores: two phases, each compiled and traced
+def test_each_phase_trains_at_its_own_learning_rate(tmp_path, tiny_images, backbone):
+    # The transfer recipe: the head at one rate, then everything at a 10x lower one.
+    config = phases_config(
+        tmp_path,
+        tiny_images,
+        "[{epochs: 1, trainable: head, learning_rate: 0.01},"
+        " {epochs: 2, trainable: all, learning_rate: 0.001}]",
+        backbone,
+    )
+    rates = Rates()
+    run_experiment(load_config(config), callbacks=[rates])
+    np.testing.assert_allclose(rates.rates, [0.01, 0.001, 0.001], rtol=1e-6)
+
+
 class StopAfter(keras.callbacks.Callback):
     """Ctrl-C once `epochs` epochs are backed up (raised at the next epoch's end)."""
 
