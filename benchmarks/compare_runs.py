@@ -7,11 +7,15 @@ regression and 10-class classification runs, several models, optimizers, learnin
 seeds, a few failed, interrupted and crashed runs), then times the real command in a fresh
 process, as a user would run it: Python start-up, imports, checking the index against every
 folder, printing. The first command builds the index (timed on its own); the others find it.
-Wall-clock and CPU seconds (user + system of the command) are both printed: on a shared
-machine the CPU time is the steadier figure.
+The commands take turns (one round runs each once, after an untimed round that fills the
+bytecode and file caches), so a burst of load elsewhere falls on all of them alike; the
+median wall-clock and CPU seconds (user + system of the command) of the rounds are printed,
+with the machine's load average before and after: wall-clock time is the user's figure, and
+is only that of an idle machine when the load average is well under the core count.
 
-    python benchmarks/compare_runs.py            # 10,000 runs, 5 timed repeats per command
+    python benchmarks/compare_runs.py            # 10,000 runs, 7 rounds
     python benchmarks/compare_runs.py --runs 1000 --repeats 3 --keep /tmp/many-runs
+    python benchmarks/compare_runs.py --keep /tmp/many-runs --tables-only --repeats 9
 """
 
 from __future__ import annotations
@@ -230,11 +234,28 @@ def time_command(args: list[str], repeats: int, warm: bool = True) -> list[tuple
     return timings
 
 
+def cpu_name() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
+def load_average() -> str:
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10_000)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7, help="timed rounds")
     parser.add_argument("--keep", type=Path, help="make (or reuse) the runs here")
+    parser.add_argument(
+        "--tables-only",
+        action="store_true",
+        help="skip the csv and json commands that print all 10,000 runs (most of the time)",
+    )
     options = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -245,7 +266,10 @@ def main() -> None:
                 make_runs(root, options.runs)
             took = time.perf_counter() - begin
             print(f"made {options.runs} run folders in {root} ({took:.1f} s)")
-        print(f"machine: {os.cpu_count()} CPU cores, Python {sys.version.split()[0]}")
+        print(
+            f"machine: {os.cpu_count()} cores ({cpu_name()}), Python {sys.version.split()[0]}, "
+            f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
+        )
         for suffix in ("", "-wal", "-shm"):
             (root / f"{INDEX_FILE}{suffix}").unlink(missing_ok=True)
         [(wall, cpu)] = time_command(["runs", str(root)], 1, warm=False)
@@ -260,20 +284,29 @@ def main() -> None:
             ["compare", str(root), "--format", "csv"],
             ["--help"],
         ]
+        if options.tables_only:
+            cases = [args for args in cases if "--format" not in args]
+        print(f"load average before: {load_average()}")
+        timings: dict[int, list[tuple[float, float]]] = {i: [] for i in range(len(cases))}
+        for round_ in range(options.repeats + 1):  # round 0 warms the caches, untimed
+            for i, args in enumerate(cases):
+                [timing] = time_command(args, 1, warm=False)
+                if round_:
+                    timings[i].append(timing)
         worst = 0.0
-        for args in cases:
-            timings = time_command(args, options.repeats)
-            wall = statistics.median(t[0] for t in timings)
-            cpu = statistics.median(t[1] for t in timings)
+        for i, args in enumerate(cases):
+            walls = [t[0] for t in timings[i]]
+            wall, cpu = statistics.median(walls), statistics.median(t[1] for t in timings[i])
             if "--format" not in args and args[0] != "--help":
                 worst = max(worst, wall)
             print(
                 f"dlrun {' '.join(a if a != str(root) else 'DIR' for a in args):70s} "
-                f"median {wall:.3f} s, {cpu:.3f} s CPU (wall min {min(t[0] for t in timings):.3f},"
-                f" max {max(t[0] for t in timings):.3f})"
+                f"median {wall:.3f} s, {cpu:.3f} s CPU (wall min {min(walls):.3f},"
+                f" max {max(walls):.3f})"
             )
+        print(f"load average after: {load_average()}")
         print(
-            f"slowest terminal-table command: {worst:.3f} s over {options.runs} runs "
+            f"slowest terminal-table command: median {worst:.3f} s wall over {options.runs} runs "
             f"({'under' if worst < 1 else 'OVER'} 1 s)"
         )
 

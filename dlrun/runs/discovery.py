@@ -142,10 +142,13 @@ def load_runs(paths: Iterable[Path], *, default_root: Path) -> list[Run]:
 
     given = list(paths)
     found: dict[Path, Run] = {}
-    for path in given or [default_root]:
+    sources = given or [default_root]
+    for path in sources:
         indexed = None
         if path.is_dir() and not is_run_folder(path) and not is_sweep_folder(path):
             indexed = index.load(path)
+        if indexed and len(sources) == 1:
+            return newest_first(indexed)  # one root's runs are distinct: no need to key them
         if indexed:
             for run in indexed:
                 found.setdefault(run.path, run)
@@ -168,7 +171,7 @@ def load_one(path: Path, *, default_root: Path) -> Run:
 
 
 def newest_first(loaded: list[Run]) -> list[Run]:
-    return sorted(loaded, key=lambda run: (run.started, run.path.name), reverse=True)
+    return sorted(loaded, key=lambda run: (run.started, run.folder_name), reverse=True)
 
 
 # What `evaluate`, `predict` and `export` need from a run: its config, data spec and model.

@@ -17,8 +17,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from dlrun.core.errors import OutputError
 
 if TYPE_CHECKING:
@@ -188,6 +186,8 @@ class RunFolder:
         return found
 
     def start(self, config_yaml: str, run_info: dict[str, Any], data_info: dict[str, Any]) -> None:
+        import yaml  # here: the readers (`dlrun runs`) import this module, and need no YAML
+
         self.write_text(CONFIG_FILE, config_yaml)
         self.write_json(DATA_FILE, data_info)
         self.write_json(

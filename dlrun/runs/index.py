@@ -1,5 +1,8 @@
 """The run index: an SQLite database in the output root (`.dlrun-index.sqlite`) that keeps what
 each run folder's files say, so `runs` and `compare` over 10,000 runs read one file, not 20,000.
+Two tables: `runs` (folder, stamp, status, start: what listing and sorting all runs needs, a
+few pages) and `bodies` (each run's run.json, config, metrics and problems as JSON text, fetched
+only for the runs shown, or read by SQLite's JSON functions for a filter or sort).
 
 The folders stay the source of truth. Every read lists the output root and stats each run's
 `run.json` and `metrics.json` (and `config.yaml` for runs whose config is read from it: those
@@ -15,8 +18,8 @@ makes the reader fall back to the folders: the index only ever changes how fast,
 Writers (`RunFolder`) update a run's row each time they record a state change, in an index
 that already exists; several processes may do so at once (WAL mode, a busy timeout).
 
-Runs come back as `IndexedRun`s that decode their JSON only when a field is first used, so
-listing the newest 100 of 10,000 decodes 100.
+Runs come back as `IndexedRun`s that fetch and decode their JSON only when a field is first
+used, so listing the newest 100 of 10,000 reads and decodes 100.
 """
 
 from __future__ import annotations
@@ -32,14 +35,14 @@ from pathlib import Path
 from typing import Any
 
 from dlrun.runs import names
-from dlrun.runs.indexed import MISSING, IndexedRun, json_path, stored
-from dlrun.runs.reader import Run, fill_files, settle_status, unreadable
+from dlrun.runs.indexed import BUSY_MS, MISSING, Bodies, IndexedRun, json_path, stored
+from dlrun.runs.reader import UNSTARTED, Run, fill_files, settle_status, unreadable
 
 INDEX_FILE = ".dlrun-index.sqlite"
 """In an output root; its name starts with a dot, so it is never taken for a run folder."""
-VERSION = 2
-"""Bump when what `fill_files` keeps changes: an index of another version is rebuilt."""
-_BUSY_MS = 5000
+VERSION = 3
+"""Bump when what `fill_files` keeps, or the tables, change: an index of another version is
+rebuilt (3: the JSON moved to its own table)."""
 
 Stamp = str
 
@@ -55,12 +58,14 @@ def _file_stamp(path: str) -> str:
     return f"{found.st_mtime_ns}:{found.st_size}:{found.st_ino}"
 
 
+_RUN, _METRICS = f"/{names.RUN_FILE}", f"/{names.METRICS_FILE}"
+
+
 def _folder_stamp(path: str) -> Stamp | None:
     """`run.json`'s and `metrics.json`'s stamps, or None when the folder holds no run file (not
     a run). `config.yaml` is only read, so only stamped, for runs without run.json's copy of
-    it: `_full_stamp`."""
-    run = _file_stamp(os.path.join(path, names.RUN_FILE))
-    metrics = _file_stamp(os.path.join(path, names.METRICS_FILE))
+    it: `_full_stamp`. (Two stats per run are most of a listing's time: kept lean.)"""
+    run, metrics = _file_stamp(path + _RUN), _file_stamp(path + _METRICS)
     if run == metrics == "-" and _config_stamp(path) == "-":
         return None
     return f"{run}|{metrics}"
@@ -110,9 +115,13 @@ def prefetch(runs: list[Run], keys: list[str]) -> None:
         return
     selects, arguments = [], []
     for sources, path in paths.values():
-        for source in sources:
-            selects.append(f"CASE WHEN plain THEN {source} -> ? END")
-            arguments.append(path)
+        # `->` is NULL only where the key is absent (a JSON null is 'null'): the first source
+        # that has it answers, as in `lookup`; SQLite parses each text once per row.
+        either = ", ".join(f"b.{source} -> ?" for source in sources)
+        either = f"COALESCE({either})" if len(sources) > 1 else either
+        selects.append(f"CASE WHEN r.plain THEN {either} END")
+        arguments += [path] * len(sources)
+    keys = list(paths)
     for root in {run._root for run in indexed}:
         mine = {run._folder: run for run in indexed if run._root == root}
         with contextlib.suppress(sqlite3.Error, ValueError):
@@ -120,17 +129,26 @@ def prefetch(runs: list[Run], keys: list[str]) -> None:
                 if connection is None:
                     continue
                 rows = connection.execute(
-                    f"SELECT folder, stamp, plain, {', '.join(selects)} FROM runs", arguments
+                    f"SELECT r.folder, r.stamp, r.plain, {', '.join(selects)} FROM runs r"
+                    " JOIN bodies b ON b.folder = r.folder",
+                    arguments,
                 ).fetchall()
+            loads, parsed = json.loads, {}
             for folder, stamp, plain, *values in rows:
                 run = mine.get(folder)
                 if run is None or stamp != run._stamp or not plain:
                     continue  # changed since it was loaded, or NaN in it: `lookup` reads it
-                texts = iter(values)
-                for key, (sources, _) in paths.items():
-                    found = [next(texts) for _ in sources]
-                    text = next((value for value in found if value is not None), None)
-                    run._extracted[key] = MISSING if text is None else json.loads(text)
+                extracted = run._extracted
+                for key, text in zip(keys, values, strict=True):
+                    if text is None:
+                        extracted[key] = MISSING
+                    elif text[0] in "[{":  # a fresh object each: a caller may change it
+                        extracted[key] = loads(text)
+                    else:  # numbers, text, true/false/null: many runs share each value
+                        value = parsed.get(text, _UNKNOWN)
+                        if value is _UNKNOWN:
+                            value = parsed[text] = loads(text)
+                        extracted[key] = value
 
 
 def _read_files(path: Path) -> tuple[Run, bool]:
@@ -144,17 +162,21 @@ def _read_files(path: Path) -> tuple[Run, bool]:
         return run, True
 
 
+_UNKNOWN: Any = object()
+
+
 def _connect(database: Path) -> sqlite3.Connection:
-    connection = sqlite3.connect(database, timeout=_BUSY_MS / 1000, isolation_level=None)
-    connection.execute(f"PRAGMA busy_timeout = {_BUSY_MS}")
+    connection = sqlite3.connect(database, timeout=BUSY_MS / 1000, isolation_level=None)
+    connection.execute(f"PRAGMA busy_timeout = {BUSY_MS}")
     connection.execute("PRAGMA journal_mode = WAL")  # readers never wait for a writer
     connection.execute("PRAGMA synchronous = NORMAL")  # a lost row is re-read, never wrong
     return connection
 
 
-_COLUMNS = (
-    *("folder", "stamp", "info", "config", "metrics", "problems", "status", "started", "plain"),
-)
+_TABLES = {
+    "runs": ("folder", "stamp", "status", "started", "plain"),
+    "bodies": ("folder", "info", "config", "metrics", "problems"),
+}
 
 
 def _prepare(connection: sqlite3.Connection) -> None:
@@ -162,12 +184,16 @@ def _prepare(connection: sqlite3.Connection) -> None:
     connection.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
     connection.execute(
         "CREATE TABLE IF NOT EXISTS runs (folder TEXT PRIMARY KEY, stamp TEXT NOT NULL,"
-        " info TEXT, config TEXT, metrics TEXT, problems TEXT, status TEXT, started TEXT,"
-        " plain INTEGER)"
+        " status TEXT, started TEXT, plain INTEGER)"
     )
-    columns = [row[1] for row in connection.execute("PRAGMA table_info(runs)")]
-    if columns != list(_COLUMNS):
-        raise sqlite3.DatabaseError(f"index columns {columns}, not {list(_COLUMNS)}")
+    connection.execute(
+        "CREATE TABLE IF NOT EXISTS bodies (folder TEXT PRIMARY KEY, info TEXT, config TEXT,"
+        " metrics TEXT, problems TEXT)"
+    )
+    for table, expected in _TABLES.items():
+        columns = [row[1] for row in connection.execute(f"PRAGMA table_info({table})")]
+        if columns != list(expected):
+            raise sqlite3.DatabaseError(f"index table {table}: {columns}, not {list(expected)}")
     found = dict(connection.execute("SELECT key, value FROM meta").fetchall())
     if not found:
         if connection.execute("SELECT 1 FROM runs LIMIT 1").fetchone():
@@ -241,20 +267,21 @@ def load(root: Path) -> list[Run] | None:
 
 
 def _load(connection: sqlite3.Connection, base: str, current: dict[str, Stamp]) -> list[Run]:
-    rows = connection.execute(
-        "SELECT folder, stamp, info, config, metrics, problems, status, started, plain FROM runs"
-    ).fetchall()
+    rows = connection.execute("SELECT folder, stamp, status, started, plain FROM runs").fetchall()
+    bodies = Bodies(Path(base) / INDEX_FILE)
     runs: dict[str, Run] = {}
     gone: list[str] = []
     for folder, stamp, *row in rows:
         now = current.get(folder)
         if now is None:
             gone.append(folder)
+        elif row[0] not in _KNOWN or not isinstance(row[1], (str, type(None))):
+            continue  # a damaged row: read again from the folder, below
         elif stamp == now or (
             stamp.startswith(f"{now}|")  # its config comes from config.yaml: that file too
             and stamp == f"{now}|{_config_stamp(os.path.join(base, folder))}"
         ):
-            runs[folder] = IndexedRun(base, folder, tuple(row), stamp)
+            runs[folder] = IndexedRun(base, folder, stamp, tuple(row), bodies=bodies)
     changed = []
     for folder, stamp in current.items():
         if folder in runs:
@@ -272,23 +299,50 @@ def _load(connection: sqlite3.Connection, base: str, current: dict[str, Stamp]) 
         else:
             full = _full_stamp(stamp, config, from_yaml)
             changed.append((folder, full, row))
-            runs[folder] = IndexedRun(base, folder, row, full)
+            runs[folder] = IndexedRun(base, folder, full, row[4:], texts=row[:4])
     if changed or gone:
+        listed = {folder: stamp for folder, stamp, *_ in rows}
         with contextlib.suppress(sqlite3.OperationalError):  # read-only: read, not kept
-            _write(connection, changed, gone)
-    # As `discovery` orders folders: by path parts.
-    return [runs[folder] for folder in sorted(runs, key=lambda folder: folder.split("/"))]
+            _write(connection, changed, gone, listed=listed)
+    # As `discovery` orders folders: by path parts (plain text order, without sweep members).
+    nested = any("/" in folder for folder in runs)
+    return [runs[folder] for folder in sorted(runs, key=_parts if nested else None)]
+
+
+_KNOWN = {*names.STATUSES, UNSTARTED}
+"""The statuses `fill_files` records: a row holding another is damaged."""
+
+
+def _parts(folder: str) -> list[str]:
+    return folder.split("/")
 
 
 def _write(
-    connection: sqlite3.Connection, changed: list[tuple[str, str, tuple[Any, ...]]], gone: list[str]
+    connection: sqlite3.Connection,
+    changed: list[tuple[str, str, tuple[Any, ...]]],
+    gone: list[str],
+    *,
+    listed: dict[str, str] | None = None,
 ) -> None:
+    """Rows replaced and dropped in one transaction. `listed`: the stamps a reader's listing
+    saw; a row that changed since then (a writer recorded its run meanwhile, from files newer
+    than the ones this reader stamped) is left as the writer wrote it."""
     with connection:
         connection.execute("BEGIN IMMEDIATE")
-        connection.executemany("DELETE FROM runs WHERE folder = ?", [(f,) for f in gone])
+        if listed is not None:
+            now = connection.execute("SELECT folder, stamp FROM runs").fetchall()
+            kept = {folder for folder, stamp in now if listed.get(folder) != stamp}
+            changed = [entry for entry in changed if entry[0] not in kept]
+            gone = [folder for folder in gone if folder not in kept]
+        for table in _TABLES:
+            connection.executemany(f"DELETE FROM {table} WHERE folder = ?", [(f,) for f in gone])
         connection.executemany(
-            "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(folder, stamp, *row) for folder, stamp, row in changed],
+            "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?)",
+            [(folder, stamp, *row[4:]) for folder, stamp, row in changed],
+        )
+        connection.executemany(
+            "INSERT OR REPLACE INTO bodies VALUES (?, ?, ?, ?, ?)",
+            [(folder, *row[:4]) for folder, _, row in changed],
         )
 
 

@@ -9,12 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
 
-try:
-    _YamlLoader: type = yaml.CSafeLoader
-except AttributeError:  # PyYAML built without libyaml: slower, same result
-    _YamlLoader = yaml.SafeLoader
+def _yaml() -> tuple[Any, type]:
+    """PyYAML and its safe loader (libyaml's when built with it: faster, same result). Imported
+    here, not at the top: only runs older than run.json's JSON copy of the config need it, and
+    `dlrun runs` over 10,000 runs counts the import."""
+    import yaml
+
+    return yaml, getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _Unparsable(ValueError):
@@ -52,8 +54,9 @@ def _parse_json(text: str) -> Any:
 
 
 def _parse_yaml(text: str) -> Any:
+    yaml, loader = _yaml()
     try:
-        return _check_depth(yaml.load(text, Loader=_YamlLoader))  # a safe loader, C or Python
+        return _check_depth(yaml.load(text, Loader=loader))  # a safe loader, C or Python
     except _Unparsable:
         raise
     except yaml.YAMLError as error:

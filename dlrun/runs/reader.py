@@ -57,6 +57,11 @@ class Run:
         return str(self.info.get("id") or self.path.name.rsplit("-", 1)[-1])
 
     @property
+    def folder_name(self) -> str:
+        """The run folder's name (what newest-first sorts ties by)."""
+        return self.path.name
+
+    @property
     def name(self) -> str:
         return str(self.info.get("name") or self.config.get("name") or self.path.name)
 

@@ -142,10 +142,37 @@ def test_deleting_or_corrupting_the_index_changes_nothing_but_one_rebuild(root):
     assert shown(root) == expected and index.built_at(root) == once  # one rebuild, no more
 
     with sqlite3.connect(root / index.INDEX_FILE) as connection:  # SQLite, but not the index
-        connection.execute("UPDATE runs SET metrics = '{\"test_mae\": 99}'")
+        connection.execute("UPDATE bodies SET metrics = '{\"test_mae\": 99}'")
         connection.execute("DROP TABLE meta")
     assert shown(root) == expected
-    assert index.built_at(root) not in (None, once)
+    again = index.built_at(root)
+    assert again not in (None, once)
+
+    with sqlite3.connect(root / index.INDEX_FILE) as connection:  # damaged values, bad rows
+        connection.execute("UPDATE bodies SET metrics = '{\"test_' WHERE rowid % 3 = 0")
+        connection.execute("UPDATE bodies SET info = NULL WHERE rowid % 3 = 1")
+        connection.execute("UPDATE runs SET status = 'garbled', started = 7 WHERE rowid % 4 = 0")
+    assert shown(root) == expected and index.built_at(root) == again  # read from the folders
+
+    with sqlite3.connect(root / index.INDEX_FILE) as connection:  # rows without their JSON
+        connection.execute("DELETE FROM bodies WHERE rowid % 2 = 0")
+    assert shown(root) == expected and index.built_at(root) == again
+
+
+def test_a_run_recorded_again_after_the_listing_shows_what_its_files_say(root):
+    """The listing reads the small table; a run's JSON is fetched when it is shown, and only
+    while its row is the one listed: a run a writer recorded in between is read from its
+    folder, not from a row that no longer matches the stamp the listing checked."""
+    index.load(root)
+    listed = {run.path.name[-6:]: run for run in index.load(root)}
+    folder = listed["000003"].path
+    metrics = json.loads((folder / runs.METRICS_FILE).read_text())
+    runs.RunFolder(folder).write_metrics({**metrics, "test_mae": 0.001})  # records the new row
+    assert listed["000003"].metrics["test_mae"] == 0.001
+    assert (
+        listed["000004"].metrics["test_mae"]
+        == runs.read_run(listed["000004"].path).metrics["test_mae"]
+    )
 
 
 def test_a_changed_added_or_removed_run_is_seen_through_the_index(root):
@@ -177,6 +204,35 @@ def test_the_writer_updates_an_existing_index(root):
             "SELECT status FROM runs WHERE folder = ?", (path.name,)
         ).fetchone()
     assert status == runs.PRUNED and index.built_at(root) == before
+
+
+def test_a_listing_fetches_the_json_of_the_runs_it_shows_only(tmp_path):
+    """`runs` over 10,000 runs reads the small table for all of them and each run's JSON only
+    when it is shown: the listing stays fast however many runs the root holds."""
+    from dlrun.analysis.compare import runs_grid
+
+    for i in range(30):
+        write_run(tmp_path, index=i)
+    index.load(tmp_path)  # builds the index: the runs after this come from it
+    loaded = runs.load_runs([tmp_path], default_root=tmp_path)
+    assert all(isinstance(run, index.IndexedRun) for run in loaded)
+    runs_grid(loaded[:10], machine=False)
+    fetched = [run for run in loaded if run._texts is not None]
+    assert fetched == loaded[:10]
+    assert [run.id for run in fetched] == [f"{i:06x}" for i in range(29, 19, -1)]
+
+
+def test_a_word_nan_in_a_message_is_still_read_by_sql(tmp_path):
+    """Only a NaN or Infinity number keeps a run from SQLite's JSON functions, not the word in
+    a string: a run that failed with "loss became NaN" is filtered and sorted by SQL too."""
+    write_run(tmp_path, index=0, status=runs.FAILED, info={"error": "loss became NaN"})
+    write_run(tmp_path, index=1, metrics={**default_metrics(1), "test_r2": math.nan})
+    index.load(tmp_path)
+    loaded = {run.id: run for run in index.load(tmp_path)}
+    index.prefetch(list(loaded.values()), ["model.type"])
+    assert loaded["000000"]._extracted == {"model.type": "mlp"}
+    assert loaded["000001"]._extracted == {}  # a NaN metric: `lookup` reads it
+    assert loaded["000001"].lookup("model.type") == "mlp"
 
 
 def test_reindex_rebuilds_and_lists(root):
