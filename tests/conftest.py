@@ -72,14 +72,20 @@ def banded_images(folder: Path, count: int, seed: int = 0) -> dict[str, Path]:
 @pytest.fixture
 def tiny_images(tmp_path: Path) -> dict[str, Path]:
     """120 noisy 8x8 'images' of 3 classes: class k has a bright band in rows 3k and 3k+1."""
+    return write_tiny_images(tmp_path)
+
+
+def write_tiny_images(folder: Path) -> dict[str, Path]:
+    """The `tiny_images` data written into `folder` (for module-scoped fixtures, which cannot
+    use the function-scoped one)."""
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(3), 40)
     images = rng.integers(0, 60, size=(120, 8, 8))
     for row, label in enumerate(labels):
         images[row, 3 * label : 3 * label + 2, :] += 150
     return {
-        "images": write_idx(tmp_path / "images-idx3-ubyte.gz", images),
-        "labels": write_idx(tmp_path / "labels-idx1-ubyte.gz", labels),
+        "images": write_idx(folder / "images-idx3-ubyte.gz", images),
+        "labels": write_idx(folder / "labels-idx1-ubyte.gz", labels),
     }
 
 

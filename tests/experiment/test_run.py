@@ -15,7 +15,7 @@ from dlrun import runs
 from dlrun.config import load_config
 from dlrun.core.errors import ConfigError, DataError, TrainingFailed
 from dlrun.experiment.run import run_experiment
-from tests.conftest import CLASSIFICATION_RUN_FILES, write_config
+from tests.conftest import CLASSIFICATION_RUN_FILES, write_config, write_tiny_images
 
 
 def image_config(tmp_path: Path, images: dict[str, Path], extra: str = "") -> Path:
@@ -47,8 +47,25 @@ train: {{epochs: 4, batch_size: 32, optimizer: {{name: adam, learning_rate: 0.01
     )
 
 
-def test_a_run_folder_holds_every_promised_file(tmp_path, tiny_images, output_dir):
-    outcome = run_experiment(load_config(image_config(tmp_path, tiny_images)))
+@pytest.fixture(scope="module")
+def image_run(tmp_path_factory):
+    """One run of the default image config on the `tiny_images` data, shared by the tests that
+    only read what it wrote (each training it again cost the fast loop half a minute).
+
+    Returns the outcome, the config file and the output root the run went to."""
+    folder = tmp_path_factory.mktemp("image_run")
+    config_path = image_config(folder, write_tiny_images(folder))
+    output_dir = folder / "outputs"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DLRUN_OUTPUT_DIR", str(output_dir))
+        outcome = run_experiment(
+            load_config(config_path), config_path=config_path, command=["dlrun"]
+        )
+    return outcome, config_path, output_dir
+
+
+def test_a_run_folder_holds_every_promised_file(image_run):
+    outcome, _, output_dir = image_run
 
     assert outcome.status == "completed"
     assert outcome.run_dir.parent == output_dir
@@ -57,8 +74,8 @@ def test_a_run_folder_holds_every_promised_file(tmp_path, tiny_images, output_di
     assert not [name for name in files if name.endswith(".tmp")]
 
 
-def test_metrics_hold_train_validation_test_and_baseline(tmp_path, tiny_images):
-    outcome = run_experiment(load_config(image_config(tmp_path, tiny_images)))
+def test_metrics_hold_train_validation_test_and_baseline(image_run):
+    outcome, _, _ = image_run
     metrics = json.loads((outcome.run_dir / "metrics.json").read_text())
 
     assert metrics["schema_version"] == runs.SCHEMA_VERSION
@@ -83,17 +100,16 @@ def test_metrics_hold_train_validation_test_and_baseline(tmp_path, tiny_images):
     assert metrics["metric_directions"] == {"loss": "lower", "accuracy": "higher"}
 
 
-def test_history_has_a_row_per_epoch_with_train_and_validation_columns(tmp_path, tiny_images):
-    outcome = run_experiment(load_config(image_config(tmp_path, tiny_images)))
+def test_history_has_a_row_per_epoch_with_train_and_validation_columns(image_run):
+    outcome, _, _ = image_run
     history = pd.read_csv(outcome.run_dir / "history.csv")
 
     assert list(history["epoch"]) == [1, 2, 3]
     assert {"loss", "accuracy", "val_loss", "val_accuracy", "samples_per_s"} <= set(history.columns)
 
 
-def test_run_json_records_status_versions_and_data_fingerprint(tmp_path, tiny_images):
-    config_path = image_config(tmp_path, tiny_images)
-    outcome = run_experiment(load_config(config_path), config_path=config_path, command=["dlrun"])
+def test_run_json_records_status_versions_and_data_fingerprint(image_run):
+    outcome, _, _ = image_run
     info = json.loads((outcome.run_dir / "run.json").read_text())
 
     assert info["status"] == "completed"
@@ -108,8 +124,8 @@ def test_run_json_records_status_versions_and_data_fingerprint(tmp_path, tiny_im
     assert info["config"] == yaml.safe_load((outcome.run_dir / "config.yaml").read_text())
 
 
-def test_the_saved_config_is_the_resolved_one_and_loads_again(tmp_path, tiny_images):
-    outcome = run_experiment(load_config(image_config(tmp_path, tiny_images)))
+def test_the_saved_config_is_the_resolved_one_and_loads_again(image_run):
+    outcome, _, _ = image_run
     saved = yaml.safe_load((outcome.run_dir / "config.yaml").read_text())
 
     assert saved["train"]["loss"] == "sparse_categorical_crossentropy"
@@ -121,8 +137,8 @@ def test_the_saved_config_is_the_resolved_one_and_loads_again(tmp_path, tiny_ima
     )
 
 
-def test_model_keras_reloads_and_reproduces_test_accuracy(tmp_path, tiny_images):
-    outcome = run_experiment(load_config(image_config(tmp_path, tiny_images)))
+def test_model_keras_reloads_and_reproduces_test_accuracy(image_run):
+    outcome, _, _ = image_run
     model = keras.models.load_model(outcome.run_dir / "model.keras")
     assert model.input_shape == (None, 8, 8, 1)
     assert model.output_shape == (None, 3)
@@ -224,11 +240,11 @@ def test_class_weights_train(tmp_path, tiny_images):
     assert run_experiment(config).status == "completed"
 
 
-def test_predictions_of_the_saved_model_match_its_test_accuracy(tmp_path, tiny_images):
+def test_predictions_of_the_saved_model_match_its_test_accuracy(image_run):
     from dlrun.data import load_splits
 
-    config = load_config(image_config(tmp_path, tiny_images))
-    outcome = run_experiment(config)
+    outcome, config_path, _ = image_run
+    config = load_config(config_path)
     model = keras.models.load_model(outcome.run_dir / "model.keras")
     test = load_splits(config.data, config.seed).test
     accuracy = float(np.mean(model.predict(test.x, verbose=0).argmax(axis=1) == test.y))

@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 from dlrun.cli import app
 from dlrun.training.backup import backup_epoch
 from tests.conftest import banded_images, write_config
+from tests.runs.run_folders import write_run
 
 EPOCHS = 5
 TIMING = ["epoch_time_s", "samples_per_s"]  # wall-clock figures, different in every run
@@ -159,8 +160,10 @@ report: {{plots: false}}
     assert_same_training(runs["resumed"], runs["whole"], ("test_loss", "test_mae", "loss"))
 
 
-def test_a_completed_run_is_not_resumed(killed_and_uninterrupted):
-    whole = killed_and_uninterrupted["whole"]
+def test_a_completed_run_is_not_resumed(tmp_path):
+    # A completed run folder as `dlrun train` writes it (tests/runs/run_folders.py): the check
+    # reads only run.json's status, so it needs no training of its own.
+    whole = write_run(tmp_path)  # status: completed
     result = CliRunner().invoke(app, ["train", "--resume", str(whole)])
     assert result.exit_code == 2
     assert "the run completed, so there is nothing to resume" in result.stderr
