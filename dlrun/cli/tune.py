@@ -73,6 +73,7 @@ def open_for_show(
         sampler=record.get("sampler") or "tpe",
         pruner=record.get("pruner") or "median",
         warmup=record.get("prune_warmup"),
+        prune_on=record.get("prune_on"),
         storage=storage or record["storage"],  # --storage: where study.json hides a password
         folder=folders[-1],
     )
@@ -195,7 +196,10 @@ def tune(
     sampler: Annotated[
         str, typer.Option("--sampler", help="tpe, random, grid (choice/int keys only) or cmaes.")
     ] = "tpe",
-    pruner: Annotated[str, typer.Option("--pruner", help="median, hyperband or none.")] = "median",
+    pruner: Annotated[
+        str,
+        typer.Option("--pruner", help="median, halving (successive halving), hyperband or none."),
+    ] = "median",
     prune_warmup: Annotated[
         int | None,
         typer.Option(
@@ -203,6 +207,15 @@ def tune(
             min=0,
             help="Epochs every trial trains before the pruner may stop it "
             "(default: 10% of train.epochs, at least 1).",
+            show_default=False,
+        ),
+    ] = None,
+    prune_on: Annotated[
+        str | None,
+        typer.Option(
+            "--prune-on",
+            help="Metric each trial reports to the pruner up to the end of the warm-up, e.g. "
+            "loss (default: the objective); later judgements and the choice use the objective.",
             show_default=False,
         ),
     ] = None,
@@ -287,6 +300,7 @@ def tune(
         sampler=sampler,
         pruner=pruner,
         warmup=prune_warmup,
+        prune_on=prune_on,
         seed=seed,
         storage=storage,
     )
@@ -300,7 +314,8 @@ def tune(
     if not as_json:
         output.note(
             f"tune {planned.name}: {trials} trials, {jobs} at a time, {planned.direction} "
-            f"{planned.objective} ({sampler} sampler, {pruner} pruner)"
+            f"{planned.objective} ({sampler} sampler, {pruner} pruner"
+            + (f" on {planned.prune_on})" if planned.prune_on != planned.objective else ")")
         )
     try:
         with sigterm_interrupts():

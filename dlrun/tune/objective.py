@@ -55,3 +55,36 @@ def choose_direction(objective: str, maximize: bool | None) -> str:
             fix="add --maximize or --minimize",
         )
     return "maximize" if direction == "max" else "minimize"
+
+
+def choose_prune_metric(config: Any, requested: str | None, objective: str, direction: str) -> str:
+    """`--prune-on`: the metric each trial reports to the pruner (default: the objective). It
+    must be logged, not of the test split, and better the same way as the objective: a pruner
+    compares reports in the study's direction."""
+    if requested is None or requested == objective:
+        return objective
+    if requested.startswith(("test_", "baseline_test_")):
+        raise ConfigError(
+            f"--prune-on {requested}: a tuner never decides by the test split",
+            received=requested,
+            expected="a training or validation metric, e.g. loss",
+            fix="prune on loss or a val_ metric",
+        )
+    known = logged_metrics(config)
+    if requested not in known:
+        raise ConfigError(
+            f"--prune-on {requested}: no trial will log that metric",
+            received=requested,
+            expected=f"one of {', '.join(known)} (from train.loss and train.metrics)",
+            fix="pick one of those, or add the metric to train.metrics",
+        )
+    way = better_direction(requested)
+    if way is not None and ("maximize" if way == "max" else "minimize") != direction:
+        raise ConfigError(
+            f"--prune-on {requested}: better the other way than the objective {objective}",
+            received=requested,
+            expected=f"a metric to {direction}, as {objective} is",
+            fix=f"prune on a metric to {direction} (e.g. loss when minimising), or leave "
+            "--prune-on out to prune on the objective",
+        )
+    return requested

@@ -27,11 +27,11 @@ from dlrun.config.loader import load_config
 from dlrun.core.errors import ConfigError, DlrunError, Interrupted
 from dlrun.sweep import runner
 from dlrun.tune import pruning
-from dlrun.tune.objective import choose_direction, choose_objective
+from dlrun.tune.objective import choose_direction, choose_objective, choose_prune_metric
 from dlrun.tune.space import Param, check_space, distributions, grid_points, overrides
 
 SAMPLERS = ("tpe", "random", "grid", "cmaes")
-PRUNERS = ("median", "hyperband", "none")
+PRUNERS = ("median", "halving", "hyperband", "none")
 INSTALL = 'pip install -e ".[tune]"'
 STORAGE_FILE = "study.db"
 
@@ -64,6 +64,7 @@ class Tune:
     storage: str | None = None
     max_epochs: int | None = None
     warmup: int | None = None
+    prune_on: str | None = None
     folder: Path | None = None
     events: list[str] = field(default_factory=list)
 
@@ -79,6 +80,7 @@ class Tune:
             "sampler": self.sampler,
             "pruner": self.pruner,
             "prune_warmup": self.warmup,
+            "prune_on": self.prune_on or self.objective,
             "seed": self.seed,
             "n_trials": self.trials,
             "jobs": self.jobs,
@@ -101,6 +103,7 @@ def prepare(config_path: Path, space: dict[str, Param], trials: int, **options: 
     check_space(config_path, base, space)
     objective = choose_objective(config, options.pop("objective", None))
     direction = choose_direction(objective, options.pop("maximize", None))
+    options["prune_on"] = choose_prune_metric(config, options.get("prune_on"), objective, direction)
     name = options.pop("name", None) or config.name
     if options.get("sampler") == "grid":
         grid_points(space)
@@ -210,6 +213,14 @@ Event = Callable[[str, int, dict[str, Any]], None]
 """Called with "started" or "finished", the trial number and its record."""
 
 
+def shown_value(trial: Any) -> float | None:
+    """The trial's objective. A pruned trial's value in Optuna is its last report (with
+    `--prune-on loss`, a training loss): shown is its run's objective, as for a completed one."""
+    if trial.state.name == "PRUNED" and "objective_value" in trial.user_attrs:
+        return float(trial.user_attrs["objective_value"])
+    return trial.value if trial.values else None
+
+
 def trial_record(tune: Tune, trial: Any) -> dict[str, Any]:
     """One trial as study.json and `--json` show it."""
     values = {k: tune.space[k].decode(v) if k in tune.space else v for k, v in trial.params.items()}
@@ -217,7 +228,7 @@ def trial_record(tune: Tune, trial: Any) -> dict[str, Any]:
     return {
         "number": trial.number,
         "state": trial.state.name.lower(),
-        "value": trial.value if trial.values else None,
+        "value": shown_value(trial),
         "values": values,
         **{k: attrs.get(k) for k in ("epochs_run", "run_dir", "error", "duration_s")},
         "pruned_at_epoch": attrs.get("pruned_at_epoch"),
@@ -240,6 +251,7 @@ def _settings(tune: Tune, trial: Any) -> dict[str, str]:
                 "study": tune.name,
                 "trial_id": trial._trial_id,
                 "objective": tune.objective,
+                "prune_on": tune.prune_on or tune.objective,
                 "pruner": tune.pruner,
                 "max_epochs": tune.max_epochs,
                 "warmup": tune.warmup,
@@ -288,6 +300,8 @@ def _tell(tune: Tune, study: Any, trial: Any, child: Any) -> bool:
         if fact is not None:
             trial.set_user_attr(key, fact)
     if status == runs.PRUNED:
+        if isinstance(value, int | float) and math.isfinite(value):
+            trial.set_user_attr("objective_value", float(value))
         study.tell(trial, state=TrialState.PRUNED)
     elif status == runs.COMPLETED and isinstance(value, int | float) and math.isfinite(value):
         study.tell(trial, float(value))

@@ -81,3 +81,74 @@ def test_each_epoch_reports_the_best_value_so_far(tmp_path: Path, monkeypatch):
         callback.on_epoch_end(epoch, {"val_loss": value})
     reported = study.trials[0].intermediate_values
     assert reported == {0: 0.5, 1: 0.5, 2: 0.4, 3: 0.4}
+
+
+def test_the_prune_metric_is_reported_up_to_the_first_judgement(tmp_path: Path, monkeypatch):
+    """--prune-on loss: the training loss up to the end of the warm-up (the first judgement),
+    the objective's best so far after it; the objective alone chooses the best trial."""
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="s", storage=storage)
+    trial = study.ask()
+    settings = {"storage": storage, "study": "s", "trial_id": trial._trial_id}
+    settings |= {"objective": "val_loss", "prune_on": "loss", "pruner": "none", "max_epochs": 5}
+    monkeypatch.setenv(pruning.TRIAL_ENV, json.dumps(settings | {"warmup": 1}))
+    [callback] = pruning.trial_callbacks()
+    epochs = [(0.9, 0.42), (0.7, 0.6), (0.8, 0.45), (0.6, 0.55), (0.5, 0.4)]
+    for epoch, (loss, val_loss) in enumerate(epochs):
+        callback.on_epoch_end(epoch, {"loss": loss, "val_loss": val_loss})
+    reported = study.trials[0].intermediate_values
+    assert reported == {0: 0.9, 1: 0.7, 2: 0.42, 3: 0.42, 4: 0.4}
+
+
+def test_the_prune_metric_defaults_to_the_objective_and_is_recorded(tmp_path, tiny_table):
+    config = write_config(
+        tmp_path,
+        f"""
+name: tiny
+data: {{source: csv, path: {tiny_table.name}, target: y, features: [a, b]}}
+model: {{type: mlp, units: [4]}}
+train: {{epochs: 40, optimizer: {{name: adam, learning_rate: 0.01}}}}
+""",
+    )
+    space = load_space(None, ["model.dropout={uniform: [0, 0.5]}"])
+    assert studies.prepare(config, space, 4).record()["prune_on"] == "val_loss"
+    tune = studies.prepare(config, space, 4, prune_on="loss", pruner="halving")
+    assert tune.record()["prune_on"] == "loss"
+    settings = json.loads(studies._settings(tune, SimpleNamespace(_trial_id=1))[pruning.TRIAL_ENV])
+    assert settings["prune_on"] == "loss" and settings["pruner"] == "halving"
+
+
+def test_successive_halving_keeps_a_quarter_at_each_rung():
+    """--pruner halving: judged first after the warm-up; then only the best quarter of the
+    trials that reached a rung trains on to the next (warm-up x 4 epochs)."""
+    pruner = pruning.make_pruner("halving", 100, warmup=2)
+    assert isinstance(pruner, optuna.pruners.SuccessiveHalvingPruner)
+    study = optuna.create_study(pruner=pruner)
+    kept = []
+    for value in [0.5, 0.4, 0.3, 0.2, 0.6, 0.1]:
+        trial = study.ask()
+        decisions = []
+        for step in range(9):
+            trial.report(value, step)
+            decisions.append(trial.should_prune())
+            if decisions[-1]:
+                break
+        assert decisions[:2] == [False, False]  # the warm-up: never judged
+        if decisions[-1]:
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            assert len(decisions) - 1 in (2, 8)  # stopped at a rung: step 2 or 2 x 4
+        else:
+            study.tell(trial, value)
+            kept.append(value)
+    # 0.6 lags every trial before it at the first rung; 0.1 leads all of them at both.
+    assert 0.1 in kept and 0.6 not in kept
+
+
+def test_a_pruned_trial_shows_its_runs_objective_not_the_prune_metric():
+    study = optuna.create_study()
+    trial = study.ask()
+    trial.report(0.31, 5)  # a training loss (--prune-on loss)
+    trial.set_user_attr("objective_value", 0.52)  # its run's val_loss
+    study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    assert study.trials[0].value == 0.31  # what Optuna keeps for a pruned trial
+    assert studies.shown_value(study.trials[0]) == 0.52

@@ -182,3 +182,13 @@ def test_the_recorded_storage_url_hides_its_password():
         "postgresql+psycopg2://me:***@db:5432/optuna"
     )
     assert shown_url("sqlite:////tmp/study.db") == "sqlite:////tmp/study.db"
+
+
+def test_a_prune_metric_that_cannot_be_compared_is_exit_2(tmp_path, tiny_table, output_dir):
+    config = tune_config(tmp_path, tiny_table, extra=", metrics: [mae, accuracy]")
+    dropout = ("--param", "model.dropout={uniform: [0, 0.5]}")
+    refused(tune(config, *dropout, "--prune-on", "test_loss"), output_dir, "test_loss", "test")
+    refused(tune(config, *dropout, "--prune-on", "val_auc"), output_dir, "val_auc", "val_mae")
+    # val_loss is minimised: a pruner comparing accuracies that way would keep the worst.
+    opposite = tune(config, *dropout, "--prune-on", "accuracy")
+    refused(opposite, output_dir, "accuracy", "minimize")
