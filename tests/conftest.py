@@ -43,6 +43,9 @@ def outside_github_actions(monkeypatch: pytest.MonkeyPatch) -> None:
     `::error::` annotations (the tests that want them set these variables themselves)."""
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    # Tables fit $COLUMNS when it is set; a test runner's worker may set it (pytest-xdist's do):
+    # a test that wants a width sets it itself.
+    monkeypatch.delenv("COLUMNS", raising=False)
 
 
 def write_idx(path: Path, array: np.ndarray) -> Path:
