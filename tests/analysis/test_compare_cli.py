@@ -267,6 +267,7 @@ def test_reading_commands_never_import_tensorflow(sweep, tmp_path, command):
     )
 
 
+@pytest.mark.slow  # a timing guard; the figures come from benchmarks/compare_runs.py
 def test_a_thousand_runs_compare_well_within_a_second(tmp_path):
     """The benchmark's run folders, timed in-process (the README's figure adds Python start-up:
     about 0.5 s for the whole command). A generous bound: this guards against a slow renderer

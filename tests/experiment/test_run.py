@@ -265,6 +265,7 @@ def test_mixed_precision_keeps_the_output_float32_and_does_not_leak(tmp_path, ti
     assert run_experiment(config).metrics["test_accuracy"] > 0.5
 
 
+@pytest.mark.slow  # four trainings; bf16 alone is trained in the fast subset above
 @pytest.mark.parametrize(
     ("model", "fast"),
     [
