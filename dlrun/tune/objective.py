@@ -34,14 +34,7 @@ def choose_objective(config: Any, requested: str | None) -> str:
             fix="tune on a val_ metric: each trial's test metrics are reported, and the test "
             "split stays an unbiased estimate of the winner only if nothing chose by it",
         )
-    known = logged_metrics(config)
-    if objective not in known:
-        raise ConfigError(
-            f"--objective {objective}: no trial will log that metric",
-            received=objective,
-            expected=f"one of {', '.join(known)} (from train.loss and train.metrics)",
-            fix="pick one of those, or add the metric to train.metrics",
-        )
+    require_logged(config, "--objective", objective)
     return objective
 
 
@@ -70,14 +63,7 @@ def choose_prune_metric(config: Any, requested: str | None, objective: str, dire
             expected="a training or validation metric, e.g. loss",
             fix="prune on loss or a val_ metric",
         )
-    known = logged_metrics(config)
-    if requested not in known:
-        raise ConfigError(
-            f"--prune-on {requested}: no trial will log that metric",
-            received=requested,
-            expected=f"one of {', '.join(known)} (from train.loss and train.metrics)",
-            fix="pick one of those, or add the metric to train.metrics",
-        )
+    require_logged(config, "--prune-on", requested)
     way = better_direction(requested)
     if way is not None and ("maximize" if way == "max" else "minimize") != direction:
         raise ConfigError(
@@ -88,3 +74,15 @@ def choose_prune_metric(config: Any, requested: str | None, objective: str, dire
             "--prune-on out to prune on the objective",
         )
     return requested
+
+
+def require_logged(config: Any, option: str, metric: str) -> None:
+    """`metric` is one every trial logs (from train.loss and train.metrics), else exit 2."""
+    known = logged_metrics(config)
+    if metric not in known:
+        raise ConfigError(
+            f"{option} {metric}: no trial will log that metric",
+            received=metric,
+            expected=f"one of {', '.join(known)} (from train.loss and train.metrics)",
+            fix="pick one of those, or add the metric to train.metrics",
+        )
