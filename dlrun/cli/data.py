@@ -29,11 +29,13 @@ def prepare(config: ConfigArg, set_: SetOption = None, as_json: JsonOption = Fal
 
     Example: dlrun data prepare configs/wine_quality.yaml
     """
+    from dlrun.cli.stack import malloc_arenas_limited
     from dlrun.config import load_config
     from dlrun.data import load_splits
     from dlrun.data.cache import cache_root
     from dlrun.training.environment import data_fingerprints
 
+    malloc_arenas_limited()
     experiment = load_config(config, set_ or [])
     if "cache" not in type(experiment.data).model_fields:
         raise ConfigError(

@@ -118,9 +118,13 @@ def converter(split: Split) -> Callable[[tf.Tensor], tf.Tensor]:
     return lambda x: tf.cast(x, tf.float32) / divisor
 
 
-def augmentation(config: AugmentConfig, seed: int) -> keras.Sequential:
+def augmentation(config: AugmentConfig | None, seed: int) -> keras.Sequential | None:
+    """The random layers `data.augment` asks for, or None when it asks for none (`augment: {}`
+    or all zeros: Keras cannot build an empty Sequential)."""
     import keras
 
+    if config is None:
+        return None
     layers = []
     if config.flip:
         layers.append(keras.layers.RandomFlip(config.flip, seed=seed))
@@ -132,7 +136,7 @@ def augmentation(config: AugmentConfig, seed: int) -> keras.Sequential:
         layers.append(
             keras.layers.RandomTranslation(config.translation, config.translation, seed=seed + 3)
         )
-    return keras.Sequential(layers, name="augment")
+    return keras.Sequential(layers, name="augment") if layers else None
 
 
 def build_pipelines(
@@ -146,8 +150,8 @@ def build_pipelines(
     train = to_dataset(
         splits.train, batch_size, shuffle_seed=seed, epoch=epoch, deterministic=deterministic
     )
-    if augment is not None:
-        augmenter = augmentation(augment, seed)
+    augmenter = augmentation(augment, seed)
+    if augmenter is not None:
         train = train.map(
             lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE
         ).prefetch(tf.data.AUTOTUNE)

@@ -60,7 +60,7 @@ def evaluate(
     validation values, timings, and which way each metric is better."""
     spec, splits, test_data = prepared.splits.spec, prepared.splits, prepared.pipelines.test
     test = trainer.evaluate(model, test_data, prefix="test_")
-    predictions = model.predict(test_data, verbose=0)
+    predictions = trainer.predict(model, test_data)
     test_metrics, test_figures = diagnostics.diagnose(
         spec.task,
         splits.test.y,

@@ -17,7 +17,7 @@ from dlrun.data.labels import ONE_HOT_NOTE, one_hot_labels
 if TYPE_CHECKING:
     from dlrun.data import DataSpec
 
-__all__ = ["ONE_HOT_NOTE", "check_loss", "one_hot_labels"]
+__all__ = ["ONE_HOT_NOTE", "check_loss", "check_rounding", "one_hot_labels"]
 
 ONE_HOT = {"categorical_crossentropy", "categorical_focal_crossentropy", "kl_divergence", "kld"}
 BINARY = {"binary_crossentropy", "binary_focal_crossentropy", "hinge", "squared_hinge"}
@@ -81,3 +81,13 @@ def check_loss(loss: object, spec: DataSpec, output_width: int) -> bool:
             f"Dense layer of {max(classes, 2)} units and softmax",
         )
     return spec.task == "classification" and name in ONE_HOT
+
+
+def check_rounding(round_output: bool, spec: DataSpec) -> None:
+    """`model.round_output` rounds a regression output; class probabilities stay as they are."""
+    if round_output and spec.task != "regression":
+        raise ConfigError(
+            f"model.round_output rounds a regression output, but the data is {_describe(spec)}",
+            source="model.round_output",
+            fix="remove model.round_output: a classifier already predicts whole classes",
+        )

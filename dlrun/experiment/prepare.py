@@ -25,7 +25,7 @@ from dlrun.experiment.resolve import (
 )
 from dlrun.experiment.starting_point import resolve_starting_weights
 from dlrun.models import build_model
-from dlrun.models.heads import default_loss, default_metrics
+from dlrun.models.heads import default_loss, default_metrics, with_rounded_output
 from dlrun.training import phases, strategies, trainer
 from dlrun.training.strategies import Distribution
 
@@ -99,6 +99,17 @@ class Prepared:
     def compile_arguments(self) -> dict[str, Any]:
         return trainer.compile_arguments(self.loss, self.metric_names)
 
+    def for_use(self, model: keras.Model) -> keras.Model:
+        """The trained model as it is tested, saved and predicts: with `model.round_output`, a
+        wrapper that rounds its output (sharing its weights), compiled as it was."""
+        if not self.resolved.model.round_output:
+            return model
+        with model.distribute_strategy.scope():
+            rounded = with_rounded_output(model)
+            # The trained optimizer, so model.keras keeps its state as an unrounded run's does.
+            rounded.compile(optimizer=model.optimizer, **self.compile_arguments())
+        return rounded
+
 
 def prepare(config: ExperimentConfig, distribution: Distribution) -> Prepared:
     """The data, the model and its pipelines, compiled in the distribution's scope."""
@@ -121,6 +132,7 @@ def prepare(config: ExperimentConfig, distribution: Distribution) -> Prepared:
         )
         pipelines = dataclasses.replace(pipelines, train=augmented(served, augment, config.seed))
     # Loss, labels and output fit together, before the run folder exists (`loss_fit`).
+    loss_fit.check_rounding(config.model.round_output, spec)
     if loss_fit.check_loss(loss, spec, int(model.output_shape[-1])):
         classes = int(spec.num_classes or model.output_shape[-1])
         pipelines = dataclasses.replace(
@@ -180,9 +192,9 @@ def prepare(config: ExperimentConfig, distribution: Distribution) -> Prepared:
 def augmented(data: tf.data.Dataset, augment: Any, seed: int) -> tf.data.Dataset:
     """`data.augment` applied to batches in this process (its random layers hold state that a
     tf.data service worker cannot run)."""
-    if augment is None:
-        return data
     augmenter = augmentation(augment, seed)
+    if augmenter is None:
+        return data
     return data.map(
         lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE
     ).prefetch(tf.data.AUTOTUNE)

@@ -128,6 +128,7 @@ def run_experiment(
         if distribution.multi_worker:  # the chief goes on alone: leave the strategy
             info["distribute"]["weights_sha256"] = distributed.weights_digest(model)
             model = distributed.local_copy(model)
+        model = prepared.for_use(model)
         evaluation = evaluate(config, prepared, model, result, started)
         record.results(run, evaluation, model, save_model=config.report.save_model)
         if config.report.tensorboard:

@@ -215,7 +215,7 @@ def _metrics(saved: SavedRun, split: Split) -> dict[str, Any]:
     extra, _figures = diagnostics.diagnose(
         saved.spec.task,
         split.y,
-        model.predict(dataset, verbose=0),
+        trainer.predict(model, dataset),
         saved.class_names,
         target=getattr(config.data, "target", None),
     )

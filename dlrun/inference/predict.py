@@ -23,6 +23,7 @@ from dlrun.core.progress import counted
 from dlrun.inference.inputs import Examples, read_examples, row_ids, table_examples
 from dlrun.inference.saved import SavedRun
 from dlrun.report.diagnostics import predicted_labels
+from dlrun.training import trainer
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,7 +45,7 @@ def predict(
     examples = read_examples(saved, inputs, texts=texts, id_column=id_column)
     model = saved.load_model()
     batch_size = saved.config.train.batch_size
-    scores = np.asarray(model.predict(_batches(examples, batch_size), verbose=0))
+    scores = trainer.predict(model, _batches(examples, batch_size))
     return Predictions(prediction_table(saved, examples, scores), list(examples.notes))
 
 
@@ -74,9 +75,7 @@ def predict_in_chunks(
     ):
         ids = row_ids(table, inputs, id_column, first_row)
         examples = table_examples(saved, table, inputs, data, ids, False, first_row)
-        scores = np.asarray(
-            model.predict(_batches(examples, saved.config.train.batch_size), verbose=0)
-        )
+        scores = trainer.predict(model, _batches(examples, saved.config.train.batch_size))
         yield Predictions(prediction_table(saved, examples, scores), list(examples.notes))
         first_row += len(table)
 

@@ -15,6 +15,12 @@ class ModelParams(Params):
     """Params every model accepts."""
 
     type: str
+    round_output: bool = Field(
+        False,
+        description="Regression on whole-number targets (quality scores, ratings, counts): the "
+        "saved model, its test metrics and its predictions round to the nearest whole number. "
+        "Training and validation use the unrounded output (rounding has no gradient).",
+    )
 
     def fast_in_bfloat16(self) -> bool:
         """Whether `train.precision: auto` picks mixed bfloat16 (on AMX CPUs and bf16 GPUs).

@@ -53,6 +53,21 @@ def apply_head(
     return keras.layers.Dense(1, bias_initializer=bias, dtype="float32", name="output")(features)
 
 
+def with_rounded_output(model: keras.Model) -> keras.Model:
+    """`model` predicting whole numbers (`model.round_output`), sharing its layers and weights.
+
+    For a target that only takes whole values (wine quality 3-8) the best prediction under MAE
+    is a whole number (the conditional median), so rounding a good prediction lowers the error.
+    Only the trained model is wrapped: the loss needs the unrounded output's gradient.
+    """
+    import keras
+
+    from dlrun.models.layers import RoundToWhole
+
+    rounded = RoundToWhole(dtype="float32", name="rounded")(model.outputs[0])
+    return keras.Model(model.inputs, rounded, name=model.name)
+
+
 def default_loss(spec: DataSpec, width: int) -> str:
     if spec.task == "regression":
         return "mse"

@@ -177,3 +177,11 @@ class HubTextEncoder(keras.layers.Layer):
         for key in ("preprocessor", "backbone"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="dlrun")
+class RoundToWhole(keras.layers.Layer):
+    """The nearest whole number (ties to even): the predictions of `model.round_output`."""
+
+    def call(self, inputs):
+        return ops.round(inputs)

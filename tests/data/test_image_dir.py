@@ -66,6 +66,18 @@ def test_augmentation_changes_training_batches_only(tmp_path):
     np.testing.assert_array_equal(test_x.numpy(), splits.test.x.astype(np.float32) / 255.0)
 
 
+@pytest.mark.parametrize("augment", ["{}", "{rotation: 0.0, zoom: 0.0}"])
+def test_an_augment_that_changes_nothing_leaves_the_batches_as_they_are(tmp_path, augment):
+    # Keras cannot build an empty Sequential: `augment: {}` once failed every training run.
+    image_folder(tmp_path)
+    config = load_config(folder_config(tmp_path, f", augment: {augment}"))
+    splits = load_splits(config.data, config.seed)
+    pipelines = build_pipelines(splits, batch_size=64, seed=0, augment=config.data.augment)
+    plain = build_pipelines(splits, batch_size=64, seed=0)
+    train_x, _ = next(iter(pipelines.train))
+    np.testing.assert_array_equal(train_x.numpy(), next(iter(plain.train))[0].numpy())
+
+
 def test_a_fifo_among_the_images_is_refused_at_once(tmp_path):
     import os
     import time

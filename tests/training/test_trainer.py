@@ -79,3 +79,38 @@ def test_early_stopping_must_monitor_something_training_logs():
     logged = trainer.logged_names(["accuracy"], has_validation=True)
     with pytest.raises(ConfigError, match="Did you mean 'val_accuracy'"):
         trainer.early_stopping(config, logged)
+
+
+def test_predict_holds_one_batch_at_a_time_and_matches_keras():
+    import tensorflow as tf
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(loss="mse", steps_per_execution=8)  # Keras's predict would pull 8 at once
+    x = np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32)
+    pulled = []
+
+    def batches():
+        for start in range(0, 50, 4):
+            pulled.append(start)
+            yield x[start : start + 4], np.zeros(len(x[start : start + 4]))
+
+    dataset = tf.data.Dataset.from_generator(
+        batches,
+        output_signature=(
+            tf.TensorSpec((None, 3), tf.float32),
+            tf.TensorSpec((None,), tf.float64),
+        ),
+    )
+    calls = []
+    model_predict_on_batch = model.predict_on_batch
+
+    def counting(batch):
+        calls.append(len(pulled))
+        return model_predict_on_batch(batch)
+
+    model.predict_on_batch = counting
+    outputs = trainer.predict(model, dataset)
+    np.testing.assert_allclose(outputs, model.predict(x, verbose=0), rtol=1e-6)
+    # The k-th batch is predicted when at most k + 2 have been read (tf.data reads a little
+    # ahead); Keras's own predict would have read 8 before predicting the first.
+    assert len(calls) == 13 and all(read <= k + 2 for k, read in enumerate(calls, 1))
