@@ -154,9 +154,13 @@ def make_sampler(tune: Tune) -> Any:
             ) from None
         return optuna.samplers.CmaEsSampler(seed=tune.seed)
     # Multivariate TPE models the keys jointly (a learning rate that suits one batch size may
-    # not suit another); a fifth of the trials (4 to 10) are random before it models any.
+    # not suit another); a fifth of the trials (4 to 10) are random before it models any. The
+    # constant liar counts the trials still running (--jobs) as bad ones, so parallel trials
+    # are not sent to the same spot; both are Optuna 5's defaults, named for older versions.
     startup = min(10, max(4, tune.trials // 5))
-    return optuna.samplers.TPESampler(seed=tune.seed, multivariate=True, n_startup_trials=startup)
+    return optuna.samplers.TPESampler(
+        seed=tune.seed, multivariate=True, constant_liar=True, n_startup_trials=startup
+    )
 
 
 def open_study(tune: Tune) -> Any:
