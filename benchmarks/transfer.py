@@ -2,9 +2,9 @@
 digits: does a backbone pretrained on Fashion-MNIST beat the same network from random weights
 when only 1,000 MNIST digits are there to learn from?
 
-1. Pretrain once: dlrun's `cnn` (two conv blocks, 16 and 32 filters, Flatten, no dense layers,
-   so every weight but the output layer's is in the part that transfers) on all 60,000
-   Fashion-MNIST training images.
+1. Pretrain once (`--model`, by default dlrun's `cnn`: two conv blocks, 16 and 32 filters,
+   Flatten, no dense layers, so every weight but the output layer's is in the part that
+   transfers) on all 60,000 Fashion-MNIST training images.
 2. For each seed, MNIST's 10,000 test digits are split (seeded, stratified) into 1,000 to learn
    from and the other 9,000 held out; both arms see the same 1,000 and are judged on the same
    9,000, for the same number of epochs over the same digits (each budget in `--epochs`):
@@ -23,6 +23,16 @@ The defaults took 18.5 minutes on 2 shared cores (2 December 2026) and fail `--m
 `--epochs 2 --rates 0.01 --scratch-rates 0.01 --control --margin 0.03 --margin-over same-phases`
 passes in 5.4 minutes. The figures are in docs/models.md ("Pretrain on one data set, fine-tune
 on another").
+
+The variants tried there are options: `--model` (the backbone's `model:`, e.g. `"{type: resnet,
+blocks: [1, 1, 1], filters: [16, 32, 64]}"`), `--pretrain-epochs`, `--augment` (the `data.augment`
+of both arms' 1,000 digits), `--pretrain-augment`, `--schedule` (both arms' rate schedule, each
+phase its own: `"{type: cosine}"`) and `--no-freeze-batchnorm`. Both arms with the same
+augmentation and a cosine schedule, the fairest tuning of the random start found:
+
+    nice -n 15 python benchmarks/transfer.py --epochs 10 --rates 0.01 0.03 \
+        --scratch-rates 0.003 0.01 --augment "{rotation: 0.05, zoom: 0.1, translation: 0.1}" \
+        --schedule "{type: cosine}" --control      # 8.2 minutes; the random start wins
 
 Needs ../shared/data (Fashion-MNIST, and MNIST's test digits). Prints one JSON object; with
 `--margin`, exits 1 when, at the last budget in `--epochs`, the pretrained mean does not beat
@@ -61,12 +71,13 @@ def train(folder: Path, name: str, text: str) -> tuple[Path, float, float]:
     return outcome.run_dir, round(metrics["test_accuracy"], 4), time.perf_counter() - began
 
 
-def digits(seed: int) -> str:
+def digits(seed: int, args: argparse.Namespace) -> str:
     # test_split 0.9 of the 10,000: the 9,000 held out, the other 1,000 all trained on.
     return (
         f"seed: {seed}\n"
         f"data: {{source: idx, images: {MNIST}/t10k-images-idx3-ubyte.gz, labels: "
-        f"{MNIST}/t10k-labels-idx1-ubyte.gz, test_split: 0.9, validation_split: 0}}\n"
+        f"{MNIST}/t10k-labels-idx1-ubyte.gz, test_split: 0.9, validation_split: 0, "
+        f"augment: {args.augment}}}\n"
         "report: {plots: false}\n"
     )
 
@@ -79,8 +90,8 @@ def pretrain(folder: Path, args: argparse.Namespace) -> tuple[Path, float, float
 data: {{source: idx, images: {FASHION}/train-images-idx3-ubyte.gz,
   labels: {FASHION}/train-labels-idx1-ubyte.gz, test_images: {FASHION}/t10k-images-idx3-ubyte.gz,
   test_labels: {FASHION}/t10k-labels-idx1-ubyte.gz, limit: {args.pretrain_images},
-  validation_split: 0}}
-model: {MODEL}
+  validation_split: 0, augment: {args.pretrain_augment}}}
+model: {args.model}
 train: {{epochs: {args.pretrain_epochs}, batch_size: 128,
   optimizer: {{name: adam, learning_rate: 0.003}}}}
 report: {{plots: false}}
@@ -97,9 +108,10 @@ def fine_tune(
         folder,
         f"pretrained{seed}",
         f"""name: pretrained
-{digits(seed)}model: {{type: pretrained, weights: "{source}", dropout: 0.0}}
+{digits(seed, args)}model: {{type: pretrained, weights: "{source}", dropout: 0.0}}
 train:
   batch_size: 32
+  optimizer: {{name: adam, schedule: {args.schedule}}}
   phases:
     - {{epochs: {head}, trainable: head, learning_rate: {rate}}}
     - {{epochs: {rest}, trainable: all, learning_rate: {rate / 10:g},
@@ -109,34 +121,37 @@ train:
     return accuracy
 
 
-def from_scratch(folder: Path, seed: int, epochs: int, rate: float) -> float:
+def from_scratch(
+    folder: Path, seed: int, epochs: int, rate: float, args: argparse.Namespace
+) -> float:
     _, accuracy, _ = train(
         folder,
         f"scratch{seed}",
         f"""name: scratch
-{digits(seed)}model: {MODEL}
-train: {{epochs: {epochs}, batch_size: 32, optimizer: {{name: adam, learning_rate: {rate}}}}}
+{digits(seed, args)}model: {args.model}
+train: {{epochs: {epochs}, batch_size: 32,
+  optimizer: {{name: adam, learning_rate: {rate}, schedule: {args.schedule}}}}}
 """,
     )
     return accuracy
 
 
-def random_start(folder: Path, seed: int) -> Path:
-    """The same `cnn`, untrained (seeded), as a `.keras` file: `weights:` for the control arm,
+def random_start(folder: Path, seed: int, args: argparse.Namespace) -> Path:
+    """The same model, untrained (seeded), as a `.keras` file: `weights:` for the control arm,
     which fine-tunes in the same phases as the pretrained one and differs only in its start."""
     import keras
     import yaml
 
     from dlrun.data.base import DataSpec
-    from dlrun.models import build_model
-    from dlrun.models.cnn import CNNParams
+    from dlrun.models import build_model, models
 
     keras.utils.set_random_seed(seed)
     spec = DataSpec(
         input_shape=(28, 28, 1), task="classification", input_kind="images", num_classes=10
     )
     path = folder / f"random{seed}.keras"
-    build_model(CNNParams.model_validate(yaml.safe_load(MODEL)), spec).save(path)
+    params = yaml.safe_load(args.model)
+    build_model(models.get(params["type"]).params.model_validate(params), spec).save(path)
     return path
 
 
@@ -160,6 +175,10 @@ def arm(by_rate: dict[float, dict[int, float]]) -> dict[str, object]:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default=MODEL, help="the backbone's model: YAML")
+    parser.add_argument("--augment", default="{}", help="data.augment of both arms (YAML)")
+    parser.add_argument("--schedule", default="null", help="both arms' rate schedule (YAML)")
+    parser.add_argument("--pretrain-augment", default="{}", help="data.augment, pretraining")
     parser.add_argument("--pretrain-images", type=int, default=60_000)
     parser.add_argument("--pretrain-epochs", type=int, default=3)
     parser.add_argument("--epochs", type=int, nargs="+", default=[2, 4, 10], help="budgets, >= 2")
@@ -186,7 +205,7 @@ def main() -> int:
     results: dict[str, object] = {
         "date": time.strftime("%Y-%m-%d"),
         "cpus": os.cpu_count(),
-        "model": MODEL,
+        "model": args.model,
         "args": vars(args),
     }
     began = time.perf_counter()
@@ -203,12 +222,12 @@ def main() -> int:
                 for rate in args.rates
             }
             scratch = {
-                rate: {s: from_scratch(folder, s, epochs, rate) for s in args.seeds}
+                rate: {s: from_scratch(folder, s, epochs, rate, args) for s in args.seeds}
                 for rate in args.scratch_rates
             }
             ours, theirs = arm(pretrained), arm(scratch)
             if args.control:
-                starts = {s: str(random_start(folder, s)) for s in args.seeds}
+                starts = {s: str(random_start(folder, s, args)) for s in args.seeds}
                 control = {
                     rate: {
                         s: fine_tune(folder, starts[s], s, epochs, rate, args) for s in args.seeds
