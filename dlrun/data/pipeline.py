@@ -139,6 +139,16 @@ def augmentation(config: AugmentConfig | None, seed: int) -> keras.Sequential | 
     return keras.Sequential(layers, name="augment") if layers else None
 
 
+def augmented(data: tf.data.Dataset, augment: AugmentConfig | None, seed: int) -> tf.data.Dataset:
+    """`data.augment` applied to (x, y) batches; `data` as it is when it asks for nothing."""
+    augmenter = augmentation(augment, seed)
+    if augmenter is None:
+        return data
+    return data.map(
+        lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE
+    ).prefetch(tf.data.AUTOTUNE)
+
+
 def build_pipelines(
     splits: Splits,
     batch_size: int,
@@ -150,13 +160,8 @@ def build_pipelines(
     train = to_dataset(
         splits.train, batch_size, shuffle_seed=seed, epoch=epoch, deterministic=deterministic
     )
-    augmenter = augmentation(augment, seed)
-    if augmenter is not None:
-        train = train.map(
-            lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE
-        ).prefetch(tf.data.AUTOTUNE)
     return Pipelines(
-        train=train,
+        train=augmented(train, augment, seed),
         validation=to_dataset(splits.validation, batch_size) if splits.validation else None,
         test=to_dataset(splits.test, batch_size),
         steps_per_epoch=-(-len(splits.train) // batch_size),

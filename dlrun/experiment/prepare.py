@@ -15,7 +15,7 @@ from dlrun.config.schema import DistributeConfig
 from dlrun.core.errors import ConfigError
 from dlrun.data import Splits, load_splits
 from dlrun.data import service as data_service
-from dlrun.data.pipeline import Pipelines, augmentation, build_pipelines
+from dlrun.data.pipeline import Pipelines, augmented, build_pipelines
 from dlrun.experiment import loss_fit
 from dlrun.experiment.resolve import (
     resolve_defaults,
@@ -125,7 +125,9 @@ def prepare(config: ExperimentConfig, distribution: Distribution) -> Prepared:
     metric_names = train.metrics if train.metrics is not None else default_metrics(spec)
     augment = getattr(config.data, "augment", None)
     pipelines = build_pipelines(splits, train.batch_size, config.seed, augment, train.deterministic)
-    if service_url:  # the service's workers make the training batches (augmented here)
+    # The service's workers make the training batches; they are augmented here, in this process
+    # (the random layers hold state a tf.data service worker cannot run).
+    if service_url:
         assert pipelines.epoch is not None
         served = data_service.train_dataset(
             splits.train, train.batch_size, config.seed, service_url, train.epochs, pipelines.epoch
@@ -187,14 +189,3 @@ def prepare(config: ExperimentConfig, distribution: Distribution) -> Prepared:
         class_weight=trainer.class_weights(train.class_weight, splits.train.y, spec.num_classes),
         resolved=resolved,
     )
-
-
-def augmented(data: tf.data.Dataset, augment: Any, seed: int) -> tf.data.Dataset:
-    """`data.augment` applied to batches in this process (its random layers hold state that a
-    tf.data service worker cannot run)."""
-    augmenter = augmentation(augment, seed)
-    if augmenter is None:
-        return data
-    return data.map(
-        lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE
-    ).prefetch(tf.data.AUTOTUNE)
