@@ -36,7 +36,13 @@ import tensorflow as tf
 from dlrun.config.schema import TrainConfig
 from dlrun.core.errors import Interrupted, TrainingFailed, one_line
 from dlrun.data.base import Split
-from dlrun.data.pipeline import Pipelines, batch_gatherer, gather_options, index_batches
+from dlrun.data.pipeline import (
+    Pipelines,
+    batch_gatherer,
+    gather_options,
+    in_place_options,
+    index_batches,
+)
 from dlrun.training import cluster, sharding
 from dlrun.training.outcomes import WorkerOutcome
 from dlrun.training.strategies import Distribution
@@ -130,7 +136,7 @@ def worker_dataset(
         batches = batches.map(
             lambda x, y: (x, y, tf.gather(weights, tf.reshape(tf.cast(y, tf.int32), [-1])))
         )
-    options = tf.data.Options()
+    options = in_place_options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     return batches.prefetch(tf.data.AUTOTUNE).with_options(options)
 
