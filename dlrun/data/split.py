@@ -10,6 +10,14 @@ if TYPE_CHECKING:
     import numpy as np  # imported where used: `dlrun validate` must stay fast
 
 
+def row_numbers(count: int) -> np.ndarray:
+    """0 .. count-1 as int32 while they fit (half the memory of numpy's int64 per row: 40 MB
+    at 10M rows), int64 beyond."""
+    import numpy as np
+
+    return np.arange(count, dtype=np.int32 if count < 2**31 else np.int64)
+
+
 def split_indices(
     y: np.ndarray, fraction: float, *, seed: int, stratify: bool
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -21,18 +29,23 @@ def split_indices(
     import numpy as np
 
     rng = np.random.default_rng(seed)
+    # Shuffling the row numbers in place draws exactly what `permutation(len(y))` draws, in
+    # any dtype, without a second array.
+    rows = row_numbers(len(y))
     if fraction <= 0:
-        return rng.permutation(len(y)), np.array([], dtype=np.int64)
+        rng.shuffle(rows)
+        return rows, np.array([], dtype=rows.dtype)
     if not stratify:
-        order = rng.permutation(len(y))
+        order = rows
+        rng.shuffle(order)
         n_held = max(1, round(len(y) * fraction))
         return np.sort(order[n_held:]), np.sort(order[:n_held])
     kept, held = [], []
     for label in np.unique(y):
-        rows = rng.permutation(np.flatnonzero(y == label))
-        n_held = round(len(rows) * fraction)
-        held.append(rows[:n_held])
-        kept.append(rows[n_held:])
+        of_label = rng.permutation(rows[y == label])
+        n_held = round(len(of_label) * fraction)
+        held.append(of_label[:n_held])
+        kept.append(of_label[n_held:])
     return np.sort(np.concatenate(kept)), np.sort(np.concatenate(held))
 
 

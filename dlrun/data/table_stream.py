@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from dlrun.core.errors import DataError, did_you_mean
 from dlrun.core.progress import counted
-from dlrun.data.base import Split
+from dlrun.data.base import Split, Task
 from dlrun.data.checks import (
     header_line,
     parse_error,
@@ -153,6 +153,11 @@ class RawTable:
     rows: int = 0
     file_rows: dict[str, int] = field(default_factory=dict)  # per shard, in order (csv)
 
+    def inferred_task(self) -> Task:
+        """A target of text or of at most `MAX_INFERRED_CLASSES` values is classes."""
+        classes = not self.target_numeric or len(self.target_values) <= MAX_INFERRED_CLASSES
+        return "classification" if classes else "regression"
+
     def add(self, numbers: np.ndarray, text_codes: np.ndarray) -> None:
         import numpy as np
 
@@ -223,7 +228,7 @@ def parse_chunks(
     spill: Path | None,
 ) -> tuple[RawTable, np.ndarray, np.ndarray]:
     """The parsing pass over tables of rows from any reader (CSV, Parquet, TFRecord), in file
-    order: (raw table, each row's target as float64 (NaN where not a number), each row's
+    order: (raw table, each row's target as float32 (NaN where not a number), each row's
     target class code). `path` names the data in errors."""
     import numpy as np
     from pandas import to_numeric
@@ -257,7 +262,8 @@ def parse_chunks(
         raw.target_numeric &= is_numeric_dtype(values) and not is_bool_dtype(values)
         if len(raw.target_values) <= MAX_INFERRED_CLASSES:
             raw.target_values.update(values.astype(str).unique()[: MAX_INFERRED_CLASSES + 1])
-        numbers_y.append(to_numeric(values, errors="coerce").to_numpy(dtype=np.float64))
+        # float32, what a regression target becomes: half the bytes a row of float64
+        numbers_y.append(to_numeric(values, errors="coerce").to_numpy(dtype=np.float32))
         # Codes -1 past MAX_TARGET_CODES values: no class label (10M values' dict took 1.5 GB).
         codes_y.append(_code(values, raw.target_codes, limit=MAX_TARGET_CODES))
     assert raw is not None  # every reader yields at least one chunk or raises

@@ -27,7 +27,7 @@ from dlrun.data.cache import (
 from dlrun.data.checks import read_csv, require_classes_in_training
 from dlrun.data.fixed_split import csv_fixed_split, fixed_parts
 from dlrun.data.registry import sources
-from dlrun.data.split import train_validation_test
+from dlrun.data.split import row_numbers, train_validation_test
 from dlrun.data.table_stream import (
     CHUNK_ROWS,
     MAX_INFERRED_CLASSES,
@@ -225,7 +225,10 @@ def load_table(
             return entry.load()
     raw, y_numbers, y_codes = read(files, spill_folder(mode, cache_root()))
     try:
-        return _encoded_splits(params, seed, raw, y_numbers, y_codes, mode, entry, fixed)
+        task = params.task or raw.inferred_task()
+        y, class_names = _target(task, params.target, y_numbers, y_codes, raw.target_codes)
+        del y_numbers, y_codes  # 8 bytes a row, not needed past here
+        return _encoded_splits(params, seed, raw, task, y, class_names, mode, entry, fixed)
     finally:
         raw.close()
 
@@ -234,27 +237,23 @@ def _encoded_splits(
     params: TableParams,
     seed: int,
     raw: RawTable,
-    y_numbers: np.ndarray,
-    y_codes: np.ndarray,
+    task: Task,
+    y: np.ndarray,
+    class_names: list[str] | None,
     mode: str,
     entry: CacheEntry | None,
     fixed: Callable[[RawTable], np.ndarray] | None = None,
 ) -> Splits:
     import numpy as np
 
-    task = params.task or (
-        "classification"
-        if not raw.target_numeric or len(raw.target_values) <= MAX_INFERRED_CLASSES
-        else "regression"
-    )
-    y, class_names = _target(task, params.target, y_numbers, y_codes, raw.target_codes)
     stratify = task == "classification"
-    rows = Split(np.arange(raw.rows), y)  # row numbers, so statistics see training rows only
+    rows = Split(row_numbers(raw.rows), y)  # row numbers, so statistics see training rows only
     if fixed is None:
         parts = train_validation_test(rows, params, seed=seed, stratify=stratify)
     else:
         where = f"data of {params.path.name}"
         parts = fixed_parts(rows, fixed(raw), params, seed=seed, stratify=stratify, where=where)
+    del rows  # the parts hold their own rows: the whole table's row numbers can go
     if class_names is not None:
         where = f"data.target: column '{params.target}' of {params.path.name}"
         require_classes_in_training(parts[0].y, y, class_names, where)
@@ -290,11 +289,11 @@ def train_rows_by_shard(file_rows: dict[str, int], split_of: np.ndarray) -> dict
     """Each shard's count of training rows. The training split keeps row order, so a shard's
     rows are one contiguous stretch of it: a multi-worker job gives each worker whole shards
     from these counts alone (`dlrun.training.sharding`)."""
-    import numpy as np
-
-    shard_of = np.repeat(np.arange(len(file_rows)), list(file_rows.values()))
-    counts = np.bincount(shard_of[split_of == TRAIN], minlength=len(file_rows))
-    return {name: int(n) for name, n in zip(file_rows, counts, strict=True)}
+    counts, start = {}, 0
+    for name, rows in file_rows.items():
+        counts[name] = int((split_of[start : start + rows] == TRAIN).sum())
+        start += rows
+    return counts
 
 
 def _target(
@@ -327,7 +326,7 @@ def _target(
             received=by_code.get(int(codes[bad[0]]), "text"),
             fix="set data.task: classification, or clean the column",
         )
-    return numbers.astype(np.float32), None
+    return numbers.astype(np.float32, copy=False), None
 
 
 def _in_memory(
