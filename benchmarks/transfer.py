@@ -27,7 +27,11 @@ on another").
 The variants tried there are options: `--model` (the backbone's `model:`, e.g. `"{type: resnet,
 blocks: [1, 1, 1], filters: [16, 32, 64]}"`), `--pretrain-epochs`, `--augment` (the `data.augment`
 of both arms' 1,000 digits), `--pretrain-augment`, `--schedule` (both arms' rate schedule, each
-phase its own: `"{type: cosine}"`) and `--no-freeze-batchnorm`. Both arms with the same
+phase its own: `"{type: cosine}"`), `--no-freeze-batchnorm`, `--head` (the pretrained arm's
+`dense`/`dropout` head; with dense layers the random arm is that same model on an untrained
+backbone), `--head-epochs` (phase 1's), `--phase2-trainable` (`all` or `last N`),
+`--batch-size`, `--optimizer-args` (more Adam keys for both arms) and `--pretrained RUN_FOLDER`
+(start from an earlier pretraining run instead of pretraining again). Both arms with the same
 augmentation and a cosine schedule, the fairest tuning of the random start found:
 
     nice -n 15 python benchmarks/transfer.py --epochs 10 --rates 0.01 0.03 \
@@ -99,26 +103,62 @@ report: {{plots: false}}
     )
 
 
+def head_epochs(epochs: int, args: argparse.Namespace) -> int:
+    """Phase 1's epochs (the head alone): `--head-epochs`, else a quarter, at least one."""
+    head = args.head_epochs if args.head_epochs is not None else max(1, epochs // 4)
+    assert 1 <= head < epochs, f"--head-epochs {head}: phase 2 needs an epoch of {epochs}"
+    return head
+
+
+def head(args: argparse.Namespace) -> str:
+    """The `pretrained` model's head keys (`dense`, `dropout`) from `--head`, as YAML flow."""
+    import yaml
+
+    keys = {"dense": [], "dropout": 0.0, **yaml.safe_load(args.head)}
+    return ", ".join(f"{key}: {json.dumps(value)}" for key, value in keys.items())
+
+
+def has_dense_head(args: argparse.Namespace) -> bool:
+    import yaml
+
+    return bool(yaml.safe_load(args.head).get("dense"))
+
+
 def fine_tune(
     folder: Path, source: str, seed: int, epochs: int, rate: float, args: argparse.Namespace
 ) -> float:
-    head = max(1, epochs // 4)
-    rest = epochs - head
+    first = head_epochs(epochs, args)
     _, accuracy, _ = train(
         folder,
         f"pretrained{seed}",
         f"""name: pretrained
-{digits(seed, args)}model: {{type: pretrained, weights: "{source}", dropout: 0.0}}
+{digits(seed, args)}model: {{type: pretrained, weights: "{source}", {head(args)}}}
 train:
-  batch_size: 32
-  optimizer: {{name: adam, schedule: {args.schedule}}}
+  batch_size: {args.batch_size}
+  optimizer: {{name: adam, schedule: {args.schedule}{optimizer_args(args)}}}
   phases:
-    - {{epochs: {head}, trainable: head, learning_rate: {rate}}}
-    - {{epochs: {rest}, trainable: all, learning_rate: {rate / 10:g},
+    - {{epochs: {first}, trainable: head, learning_rate: {rate}}}
+    - {{epochs: {epochs - first}, trainable: {args.phase2_trainable}, learning_rate: {rate / 10:g},
        freeze_batchnorm: {str(args.freeze_batchnorm).lower()}}}
 """,
     )
     return accuracy
+
+
+def optimizer_args(args: argparse.Namespace) -> str:
+    """`--optimizer-args` (both arms' extra Adam keys, e.g. weight_decay) as `, key: value`."""
+    import yaml
+
+    extra = yaml.safe_load(args.optimizer_args) or {}
+    return "".join(f", {key}: {json.dumps(value)}" for key, value in extra.items())
+
+
+def scratch_model(folder: Path, seed: int, args: argparse.Namespace) -> str:
+    """The random arm's `model:`: `--model` itself, or, when `--head` has dense layers (which
+    a `cnn` would place differently), the pretrained arm's very model on an untrained backbone."""
+    if not has_dense_head(args):
+        return args.model
+    return f'{{type: pretrained, weights: "{random_start(folder, seed, args)}", {head(args)}}}'
 
 
 def from_scratch(
@@ -128,9 +168,9 @@ def from_scratch(
         folder,
         f"scratch{seed}",
         f"""name: scratch
-{digits(seed, args)}model: {args.model}
-train: {{epochs: {epochs}, batch_size: 32,
-  optimizer: {{name: adam, learning_rate: {rate}, schedule: {args.schedule}}}}}
+{digits(seed, args)}model: {scratch_model(folder, seed, args)}
+train: {{epochs: {epochs}, batch_size: {args.batch_size}, optimizer: {{name: adam,
+  learning_rate: {rate}, schedule: {args.schedule}{optimizer_args(args)}}}}}
 """,
     )
     return accuracy
@@ -187,6 +227,35 @@ def main() -> int:
     parser.add_argument("--scratch-rates", type=float, nargs="+", default=[0.003, 0.01])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument(
+        "--pretrained",
+        type=Path,
+        default=None,
+        help="a Fashion-MNIST run folder to start from instead of pretraining (from an "
+        "earlier run of this benchmark's pretraining config, or any run of the same input shape)",
+    )
+    parser.add_argument(
+        "--head",
+        default="{dense: [], dropout: 0.0}",
+        help="the pretrained arm's head (YAML: dense, dropout); with dense layers the random "
+        "arm is that same model on an untrained --model backbone",
+    )
+    parser.add_argument(
+        "--head-epochs", type=int, default=None, help="phase 1's epochs (default: a quarter)"
+    )
+    parser.add_argument(
+        "--phase2-trainable",
+        default="all",
+        help="phase 2's train.phases trainable: all (the issue's recipe) or last N",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=32, help="both arms' batch size on the 1,000 digits"
+    )
+    parser.add_argument(
+        "--optimizer-args",
+        default="{}",
+        help='more Adam keys for both arms (YAML, e.g. "{weight_decay: 0.0001}")',
+    )
+    parser.add_argument(
         "--control",
         action="store_true",
         help="also fine-tune random weights in the same phases (only the start differs)",
@@ -212,10 +281,15 @@ def main() -> int:
     gains: list[float] = []
     with tempfile.TemporaryDirectory() as temp:
         folder = Path(temp)
-        source, accuracy, seconds = pretrain(folder, args)
-        results["fashion_test_accuracy"] = accuracy
+        if args.pretrained is None:
+            source, accuracy, seconds = pretrain(folder, args)
+            run_id = "run:" + source.name.rsplit("-", 1)[-1]
+        else:
+            source, seconds = args.pretrained.resolve(), 0.0
+            accuracy = json.loads((source / "metrics.json").read_text())["test_accuracy"]
+            run_id = str(source)
+        results["fashion_test_accuracy"] = round(accuracy, 4)
         results["pretrain_seconds"] = round(seconds)
-        run_id = "run:" + source.name.rsplit("-", 1)[-1]
         for epochs in args.epochs:
             pretrained = {
                 rate: {s: fine_tune(folder, run_id, s, epochs, rate, args) for s in args.seeds}
