@@ -110,18 +110,16 @@ def head_epochs(epochs: int, args: argparse.Namespace) -> int:
     return head
 
 
+def head_keys(args: argparse.Namespace) -> dict:
+    """The `pretrained` model's head keys (`dense`, `dropout`) from `--head`."""
+    import yaml
+
+    return {"dense": [], "dropout": 0.0, **yaml.safe_load(args.head)}
+
+
 def head(args: argparse.Namespace) -> str:
-    """The `pretrained` model's head keys (`dense`, `dropout`) from `--head`, as YAML flow."""
-    import yaml
-
-    keys = {"dense": [], "dropout": 0.0, **yaml.safe_load(args.head)}
-    return ", ".join(f"{key}: {json.dumps(value)}" for key, value in keys.items())
-
-
-def has_dense_head(args: argparse.Namespace) -> bool:
-    import yaml
-
-    return bool(yaml.safe_load(args.head).get("dense"))
+    """`head_keys` as YAML flow."""
+    return ", ".join(f"{key}: {json.dumps(value)}" for key, value in head_keys(args).items())
 
 
 def fine_tune(
@@ -156,7 +154,7 @@ def optimizer_args(args: argparse.Namespace) -> str:
 def scratch_model(folder: Path, seed: int, args: argparse.Namespace) -> str:
     """The random arm's `model:`: `--model` itself, or, when `--head` has dense layers (which
     a `cnn` would place differently), the pretrained arm's very model on an untrained backbone."""
-    if not has_dense_head(args):
+    if not head_keys(args)["dense"]:
         return args.model
     return f'{{type: pretrained, weights: "{random_start(folder, seed, args)}", {head(args)}}}'
 

@@ -89,20 +89,21 @@ def to_dataset(
                 lambda x, y: (convert(x), y), **gather_options(epoch, deterministic)
             )
         return streamed.prefetch(tf.data.AUTOTUNE)
-    batches = index_batches(len(split), batch_size, shuffle_seed, epoch).map(
-        batch_gatherer(split), **gather_options(epoch, deterministic)
-    )
-    return batches.prefetch(tf.data.AUTOTUNE).with_options(in_place_options())
+    index = index_batches(len(split), batch_size, shuffle_seed, epoch)
+    return gathered(index, split, epoch, deterministic).prefetch(tf.data.AUTOTUNE)
 
 
-def in_place_options() -> tf.data.Options:
-    """Options for a pipeline that gathers from tensors sharing NumPy's buffers: no default
-    graph rewrites. A rewrite serializes the pipeline's graph, and with it a copy of every
-    tensor the gather captures, the whole data set (315 MB more for 300 MB of images, TF 2.21);
-    what those rewrites would add here, a parallel map and a prefetch, is there already."""
+def gathered(
+    index: tf.data.Dataset, split: Split, epoch: tf.Variable | None, deterministic: bool
+) -> tf.data.Dataset:
+    """index batches -> (x, y) batches gathered in place from the split's arrays, with tf.data's
+    default graph rewrites off for the whole pipeline: a rewrite serializes the graph, and with
+    it a copy of every tensor the gather captures, the whole data set (315 MB more for 300 MB
+    of images, TF 2.21). What they would add, a parallel map and a prefetch, is there already."""
     options = tf.data.Options()
     options.experimental_optimization.apply_default_optimizations = False
-    return options
+    batches = index.map(batch_gatherer(split), **gather_options(epoch, deterministic))
+    return batches.with_options(options)
 
 
 def gather_options(epoch: tf.Variable | None, deterministic: bool) -> dict[str, Any]:

@@ -36,10 +36,9 @@ def split_indices(
         rng.shuffle(rows)
         return rows, np.array([], dtype=rows.dtype)
     if not stratify:
-        order = rows
-        rng.shuffle(order)
+        rng.shuffle(rows)
         n_held = max(1, round(len(y) * fraction))
-        return np.sort(order[n_held:]), np.sort(order[:n_held])
+        return np.sort(rows[n_held:]), np.sort(rows[:n_held])
     kept, held = [], []
     for label in np.unique(y):
         of_label = rng.permutation(rows[y == label])

@@ -135,6 +135,12 @@ def read_chunks(
             counts.append(seen)
 
 
+def inferred_task(numeric: bool, distinct: int) -> Task:
+    """A target of text, or of at most `MAX_INFERRED_CLASSES` distinct numbers, is classes."""
+    classes = not numeric or distinct <= MAX_INFERRED_CLASSES
+    return "classification" if classes else "regression"
+
+
 @dataclass
 class RawTable:
     """What the parsing pass keeps: per chunk, the numeric features (float64), the text
@@ -152,11 +158,6 @@ class RawTable:
     blocks: list[Any] = field(default_factory=list)
     rows: int = 0
     file_rows: dict[str, int] = field(default_factory=dict)  # per shard, in order (csv)
-
-    def inferred_task(self) -> Task:
-        """A target of text or of at most `MAX_INFERRED_CLASSES` values is classes."""
-        classes = not self.target_numeric or len(self.target_values) <= MAX_INFERRED_CLASSES
-        return "classification" if classes else "regression"
 
     def add(self, numbers: np.ndarray, text_codes: np.ndarray) -> None:
         import numpy as np

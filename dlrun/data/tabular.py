@@ -30,12 +30,12 @@ from dlrun.data.registry import sources
 from dlrun.data.split import row_numbers, train_validation_test
 from dlrun.data.table_stream import (
     CHUNK_ROWS,
-    MAX_INFERRED_CLASSES,
     MAX_TARGET_CODES,
     TRAIN,
     Encoding,
     RawTable,
     encode_blocks,
+    inferred_task,
     parse,
     read_chunks,
     split_table,
@@ -157,9 +157,8 @@ def read_table(path: Path, delimiter: str) -> pd.DataFrame:
 def infer_task(target: pd.Series) -> Task:
     import pandas as pd
 
-    if not pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target):
-        return "classification"
-    return "classification" if target.nunique() <= MAX_INFERRED_CLASSES else "regression"
+    numeric = pd.api.types.is_numeric_dtype(target) and not pd.api.types.is_bool_dtype(target)
+    return inferred_task(numeric, target.nunique() if numeric else 0)
 
 
 def encode_target(
@@ -225,9 +224,9 @@ def load_table(
             return entry.load()
     raw, y_numbers, y_codes = read(files, spill_folder(mode, cache_root()))
     try:
-        task = params.task or raw.inferred_task()
+        task = params.task or inferred_task(raw.target_numeric, len(raw.target_values))
         y, class_names = _target(task, params.target, y_numbers, y_codes, raw.target_codes)
-        del y_numbers, y_codes  # 8 bytes a row, not needed past here
+        del y_numbers, y_codes  # what `y` is not (the codes, or the numbers): free them now
         return _encoded_splits(params, seed, raw, task, y, class_names, mode, entry, fixed)
     finally:
         raw.close()

@@ -36,13 +36,7 @@ import tensorflow as tf
 from dlrun.config.schema import TrainConfig
 from dlrun.core.errors import Interrupted, TrainingFailed, one_line
 from dlrun.data.base import Split
-from dlrun.data.pipeline import (
-    Pipelines,
-    batch_gatherer,
-    gather_options,
-    in_place_options,
-    index_batches,
-)
+from dlrun.data.pipeline import Pipelines, gathered, index_batches
 from dlrun.training import cluster, sharding
 from dlrun.training.outcomes import WorkerOutcome
 from dlrun.training.strategies import Distribution
@@ -130,13 +124,13 @@ def worker_dataset(
     else:
         rows = index_batches(len(split), global_batch, seed, epoch)
         index = replica_slices(rows, replicas, context.input_pipeline_id * local, local)
-    batches = index.map(batch_gatherer(split), **gather_options(epoch, deterministic))
+    batches = gathered(index, split, epoch, deterministic)
     if class_weight is not None:
         weights = tf.constant([class_weight.get(c, 1.0) for c in range(max(class_weight) + 1)])
         batches = batches.map(
             lambda x, y: (x, y, tf.gather(weights, tf.reshape(tf.cast(y, tf.int32), [-1])))
         )
-    options = in_place_options()
+    options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     return batches.prefetch(tf.data.AUTOTUNE).with_options(options)
 
