@@ -282,12 +282,19 @@ def _load(connection: sqlite3.Connection, base: str, current: dict[str, Stamp]) 
             and stamp == f"{now}|{_config_stamp(os.path.join(base, folder))}"
         ):
             runs[folder] = IndexedRun(base, folder, stamp, tuple(row), bodies=bodies)
+    # The listing came before the SELECT: a folder a writer made and recorded in between is
+    # in the index but not in the listing. Gone only if it is gone now.
+    gone = [folder for folder in gone if _folder_stamp(os.path.join(base, folder)) is None]
     changed = []
     for folder, stamp in current.items():
         if folder in runs:
             continue
         path = Path(os.path.join(base, folder))
-        config = _config_stamp(str(path))  # before reading, as `stamp` was taken
+        # Stamped again just before reading, as `record` does: a row stamped from the listing
+        # but read from files a writer changed since would overwrite the writer's row with a
+        # stale stamp.
+        stamp = _folder_stamp(str(path)) or stamp
+        config = _config_stamp(str(path))
         run, from_yaml = _read_files(path)
         row = stored(run)
         if row is None:

@@ -258,6 +258,51 @@ def test_runs_and_compare_list_the_newest_hundred_in_a_table(tmp_path):
     assert len(json.loads(result.stdout)) == 105
 
 
+def listing_then(monkeypatch, write) -> None:
+    """The next `index.load` lists the folders, then `write` runs (a writer in another process,
+    recording into the index) before the reader reads the index: the interleaving two processes
+    can meet."""
+    listed = index.scan
+
+    def scan_then_write(root):
+        found = listed(root)
+        monkeypatch.setattr(index, "scan", listed)
+        write()
+        return found
+
+    monkeypatch.setattr(index, "scan", scan_then_write)
+
+
+def test_a_run_recorded_between_a_readers_listing_and_its_read_keeps_its_row(root, monkeypatch):
+    index.load(root)
+    listing_then(monkeypatch, lambda: write_run(root, index=40))
+    assert "000028" not in {run.path.name[-6:] for run in index.load(root)}  # listed before it
+    with sqlite3.connect(root / index.INDEX_FILE) as connection:
+        folders = {folder for (folder,) in connection.execute("SELECT folder FROM runs")}
+    assert any(folder.endswith("-000028") for folder in folders)  # not dropped as gone
+
+
+def test_a_run_rewritten_between_a_readers_listing_and_its_read_is_not_left_stale(
+    tmp_path, monkeypatch
+):
+    root = tmp_path / "outputs"
+    for i in range(5):
+        write_run(root, index=i)
+    index.load(root)
+    folder = next(root.glob("*-000003"))
+    metrics = json.loads((folder / runs.METRICS_FILE).read_text())
+    listing_then(
+        monkeypatch, lambda: runs.RunFolder(folder).write_metrics({**metrics, "test_mae": 0.001})
+    )
+    index.load(root)
+
+    def read_again(path):
+        raise AssertionError(f"{path}: its row was left stale")
+
+    monkeypatch.setattr(index, "_read_files", read_again)
+    assert [run.metrics["test_mae"] for run in index.load(root) if run.path == folder] == [0.001]
+
+
 WRITER = textwrap.dedent(
     """
     import sys
