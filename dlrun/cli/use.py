@@ -127,11 +127,7 @@ def predict(
     if inputs is not None and text:
         raise DlrunError("pass a file or --text, not both")
     saved = open_run(run)
-    if predicting.reads_in_chunks(saved, inputs):  # a table of any size, chunk by chunk
-        assert inputs is not None
-        chunks = predicting.predict_in_chunks(saved, inputs, id_column=id_column)
-    else:
-        chunks = iter([predicting.predict(saved, inputs, texts=text, id_column=id_column)])
+    chunks = predicting.predict_in_chunks(saved, inputs, texts=text, id_column=id_column)
     notes: dict[str, None] = {}  # each note once, in order, however many chunks repeat it
     written = [0]
 

@@ -100,13 +100,15 @@ def list_images(folder: Path) -> tuple[list[str], np.ndarray, list[str]]:
     return paths, np.asarray(labels, dtype=np.int64), classes
 
 
-def decoded_batches(paths: list[str], params: ImageDirParams) -> Iterator[np.ndarray]:
+def decoded_batches(
+    paths: list[str], image_size: tuple[int, int], channels: int
+) -> Iterator[np.ndarray]:
     """The images as uint8 batches in `paths` order, decoded and resized by TensorFlow in a
-    parallel map (Keras's own ops: `decode_image`, bilinear `resize`)."""
+    parallel map (Keras's own ops: `decode_image`, bilinear `resize`); training and
+    `dlrun predict` read images through it alike."""
     import tensorflow as tf
 
-    height, width = params.image_size
-    channels = _channels(params)
+    height, width = image_size
 
     def load(path: tf.Tensor) -> tf.Tensor:
         image = tf.io.decode_image(
@@ -144,7 +146,7 @@ def decode_images(paths: list[str], params: ImageDirParams) -> np.ndarray:
 
     images = aligned_empty((len(paths), *params.image_size, _channels(params)), np.uint8)
     done = 0
-    for batch in decoded_batches(paths, params):
+    for batch in decoded_batches(paths, params.image_size, _channels(params)):
         images[done : done + len(batch)] = batch
         done += len(batch)
     return images
@@ -235,7 +237,9 @@ def cached_images(
         layouts[name] = ArrayLayout(len(part), shape, "uint8", (), "int64", PIXEL_DIVISOR)
         writer = SplitWriter(tmp, name, layouts[name])
         done = 0
-        for batch in decoded_batches([paths[i] for i in part.x], params):
+        for batch in decoded_batches(
+            [paths[i] for i in part.x], params.image_size, _channels(params)
+        ):
             writer.append(batch, part.y[done : done + len(batch)])
             done += len(batch)
         writer.close()

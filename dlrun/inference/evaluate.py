@@ -5,8 +5,11 @@ for training, and checked against the run's `data.json`: the same preprocessing 
 must come out, or the data has changed since and the evaluation stops. Its test split then
 gives back the run's test metrics exactly (same batches, same compiled loss and metrics).
 
-Other data (`--data FILE`, or a config whose `data:` names it) is read whole and encoded with
-the run's preprocessing, never with statistics of its own.
+Other data (`--data FILE`, or a config whose `data:` names it) is encoded with the run's
+preprocessing, never with statistics of its own, and streamed a chunk at a time
+(`dlrun.inference.inputs.example_chunks`), read twice: once for the predictions the
+diagnostics score, once (through tf.data) for Keras's loss and metrics. Memory holds one chunk,
+and one label and one output per example.
 
 Each evaluation is saved as a new `evaluations/<time>-<split>.json` in the run folder;
 `metrics.json` is never touched.
@@ -15,6 +18,7 @@ Each evaluation is saved as a new `evaluations/<time>-<split>.json` in the run f
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,7 +30,7 @@ from dlrun import __version__, runs
 from dlrun.core.errors import DataError, DlrunError
 from dlrun.data import Split, Splits, load_splits
 from dlrun.data.labels import ONE_HOT_NOTE, one_hot_labels
-from dlrun.inference.inputs import read_examples
+from dlrun.inference.inputs import Examples, example_chunks
 from dlrun.inference.saved import SavedRun
 from dlrun.report import diagnostics
 from dlrun.runs.folder import check_writable
@@ -34,8 +38,8 @@ from dlrun.training import environment
 
 SPLITS = ("train", "validation", "test", "all")
 OWN_DATA = "the run's own data"
-# Sources whose files can be read whole with the run's preprocessing (see dlrun.inference.inputs).
-READABLE_WHOLE = ("csv", "text_csv", "time_series", "image_dir")
+# Sources whose files `example_chunks` reads with the run's preprocessing.
+READABLE = ("csv", "parquet", "text_csv", "time_series", "image_dir")
 
 
 @dataclass
@@ -82,7 +86,7 @@ def evaluate(
     if save:  # a read-only run folder fails now, not after the evaluation
         check_writable(saved.path / runs.EVALUATIONS_DIR)
     config_data, described = _data_to_evaluate(saved, data)
-    if config_data == saved.config.data or config_data.source not in READABLE_WHOLE:
+    if config_data == saved.config.data or config_data.source not in READABLE:
         evaluation = _evaluate_split(saved, config_data, described, split or "test")
     else:
         evaluation = _evaluate_whole(saved, config_data, described, split)
@@ -103,23 +107,65 @@ def _evaluate_split(saved: SavedRun, config_data: Any, described: str, split: st
     if described == OWN_DATA and split == "test":
         reference, note = _run_test_metrics(saved, part)
         notes += [note] if note else []
-    metrics = _metrics(saved, part)
+    metrics = _split_metrics(saved, part)
     return Evaluation(saved.path, described, split, len(part), metrics, reference, notes)
 
 
 def _evaluate_whole(
     saved: SavedRun, config_data: Any, described: str, split: str | None
 ) -> Evaluation:
-    """Every example of other data, encoded with the run's preprocessing."""
+    """Every example of other data, encoded with the run's preprocessing, streamed."""
+    from dlrun.inference.predict import batches
+    from dlrun.training import trainer
+
     if split not in (None, "all"):
         raise DlrunError(
             f"--split {split} applies to the run's own data; --data {described} is evaluated whole",
             fix="leave out --split (or pass --split all)",
         )
-    examples = read_examples(saved, Path(config_data.path), data=config_data, labelled=True)
-    assert examples.y is not None  # labelled=True requires the targets
-    metrics = _metrics(saved, Split(examples.x, examples.y))
-    return Evaluation(saved.path, described, "all", len(examples), metrics, notes=examples.notes)
+    model, batch_size = saved.compiled_model(), saved.config.train.batch_size
+
+    def chunks() -> Iterator[Examples]:
+        return example_chunks(saved, Path(config_data.path), data=config_data, labelled=True)
+
+    # Pass 1, in Python: predictions and labels, and any bad input met as a DataError here
+    # rather than inside a tf.data pass.
+    labels, predictions, notes, first = [], [], {}, None
+    for chunk in chunks():
+        assert chunk.y is not None  # labelled=True requires the targets
+        first = first or chunk
+        labels.append(chunk.y)
+        predictions.append(trainer.predict(model, batches(chunk.x, batch_size)))
+        notes.update(dict.fromkeys(chunk.notes))
+    assert first is not None  # every reader refuses an input without examples
+    y = np.concatenate(labels)
+    # Pass 2: Keras's loss and metrics over the run's batches, whatever the chunks'.
+    dataset = _stream(chunks, first, batch_size, len(y))
+    metrics = _metrics(saved, model, dataset, y, np.concatenate(predictions))
+    return Evaluation(saved.path, described, "all", len(y), metrics, notes=list(notes))
+
+
+def _stream(chunks: Callable[[], Iterator[Examples]], first: Examples, batch_size: int, size: int):
+    """The chunks' `(x, y)` as a tf.data dataset of `batch_size` batches, read again from the
+    input on each pass; `first`, a chunk already read, gives the shapes and types."""
+    import tensorflow as tf
+
+    signature = tuple(
+        tf.TensorSpec(
+            (None, *array.shape[1:]),
+            tf.string if array.dtype == object else tf.as_dtype(array.dtype),  # texts
+        )
+        for array in (first.x, first.y)
+    )
+    return (
+        tf.data.Dataset.from_generator(
+            lambda: ((chunk.x, chunk.y) for chunk in chunks()), output_signature=signature
+        )
+        .unbatch()
+        .batch(batch_size)
+        # Its length, known from pass 1: Keras warns about a dataset of unknown length.
+        .apply(tf.data.experimental.assert_cardinality(-(-size // batch_size)))
+    )
 
 
 def _data_to_evaluate(saved: SavedRun, data: Path | None) -> tuple[Any, str]:
@@ -195,29 +241,39 @@ def _run_test_metrics(saved: SavedRun, test: Split) -> tuple[dict[str, Any], str
     return reference, None
 
 
-def _metrics(saved: SavedRun, split: Split) -> dict[str, Any]:
-    """Keras's loss and metrics on `split`, then the diagnostics training adds (per-class
-    scores, AUC, R², ...) for the names Keras does not give: the same recipe as metrics.json."""
+def _split_metrics(saved: SavedRun, split: Split) -> dict[str, Any]:
+    """`_metrics` on a split in memory, through the run's own test pipeline: same batches,
+    same order, so the same sums."""
     from dlrun.data.pipeline import build_pipelines
     from dlrun.training import trainer
 
-    model = saved.compiled_model()
     config = saved.config
-    # The run's own pipeline for a test split: same batches, same order, so the same sums.
     dataset = build_pipelines(
         Splits(train=split, validation=None, test=split, spec=saved.spec),
         config.train.batch_size,
         config.seed,
     ).test
+    model = saved.compiled_model()
+    return _metrics(saved, model, dataset, split.y, trainer.predict(model, dataset))
+
+
+def _metrics(
+    saved: SavedRun, model: Any, dataset: Any, y: np.ndarray, predictions: np.ndarray
+) -> dict[str, Any]:
+    """Keras's loss and metrics on the `(x, y)` batches of `dataset`, then the diagnostics
+    training adds (per-class scores, AUC, R², ...) from `y` and the model's `predictions`,
+    for the names Keras does not give: the same recipe as metrics.json."""
+    from dlrun.training import trainer
+
     if saved.spec.preprocessing.get("labels") == ONE_HOT_NOTE:  # as the run trained on them
         dataset = one_hot_labels(dataset, int(saved.spec.num_classes or 0))
     metrics: dict[str, Any] = trainer.evaluate(model, dataset, prefix="")
     extra, _figures = diagnostics.diagnose(
         saved.spec.task,
-        split.y,
-        trainer.predict(model, dataset),
+        y,
+        predictions,
         saved.class_names,
-        target=getattr(config.data, "target", None),
+        target=getattr(saved.config.data, "target", None),
     )
     for key, value in extra.items():
         metrics.setdefault(key.removeprefix("test_"), value)

@@ -9,6 +9,7 @@ rows give its test metrics back bit for bit.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,7 +42,13 @@ class Examples:
         return len(self.ids)
 
 
-def read_examples(
+CHUNK_ROWS = 100_000
+"""Rows of a table (or a CSV of texts) read, encoded and predicted at a time."""
+CHUNK_BYTES = 64 * 2**20
+"""About this many bytes of float32 pixels per chunk of images."""
+
+
+def example_chunks(
     saved: SavedRun,
     path: Path | None,
     *,
@@ -49,8 +56,12 @@ def read_examples(
     id_column: str | None = None,
     data: Any = None,
     labelled: bool = False,
-) -> Examples:
-    """Inputs from a CSV, an image file or folder, or raw texts, for the run's kind of data.
+    rows: int | None = None,
+) -> Iterator[Examples]:
+    """Inputs from a CSV or Parquet file, an image file or folder, or raw texts, for the run's
+    kind of data, a chunk at a time in input order, so an input of any size needs the memory
+    of one chunk: `rows` (default `CHUNK_ROWS`) rows of a table, about `CHUNK_BYTES` of
+    images. A series is read whole (its windows reach across any chunk boundary).
 
     `data` is the `data:` section that says how to read the file (columns, delimiter); by
     default the run's own. `labelled` requires the targets too (for evaluation)."""
@@ -62,29 +73,47 @@ def read_examples(
                 f"--text needs a model trained on text, but this run's data is {kind}",
                 fix="pass a file: a CSV of rows, or images",
             )
-        return Examples(x=_strings(texts), ids=list(range(len(texts))))
+        yield Examples(x=_strings(texts), ids=list(range(len(texts))))
+        return
     if path is None:
         raise DataError("nothing to read", fix="pass a file or folder, or --text")
     if kind == "images":
-        if labelled:
-            return labelled_images(saved, path, data)
-        return image_examples(saved, path)
-    from dlrun.data.tabular import read_table
-
+        yield from image_chunks(saved, path, data if labelled else None)
+        return
     if path.is_dir():
         raise DataError(
             f"{path} is a folder, but this run's model reads {kind} data from a CSV file",
             fix="pass a CSV file",
         )
-    table = read_table(path, getattr(data, "delimiter", ","))
-    ids = row_ids(table, path, id_column)
     # Messages about the rows should name the file they came from, not the training file.
     data = data.model_copy(update={"path": path}) if "path" in type(data).model_fields else data
-    if kind == "text":
-        return text_examples(saved, table, path, data, ids, labelled)
+    delimiter = getattr(data, "delimiter", ",")
     if kind == "series":
-        return series_examples(saved, table, data, labelled)
-    return table_examples(saved, table, path, data, ids, labelled)
+        from dlrun.data.tabular import read_table
+
+        yield series_examples(saved, read_table(path, delimiter), data, labelled)
+        return
+    first_row = 0
+    for table in table_chunks(path, delimiter, rows or CHUNK_ROWS):
+        ids = row_ids(table, path, id_column, first_row)
+        if kind == "text":
+            yield text_examples(saved, table, path, data, ids, labelled)
+        else:
+            yield table_examples(saved, table, path, data, ids, labelled, first_row)
+        first_row += len(table)
+
+
+def table_chunks(path: Path, delimiter: str, rows: int) -> Iterator[pd.DataFrame]:
+    """A CSV or Parquet file's rows, `rows` at a time, read as training reads the same format."""
+    if not path.is_file():
+        raise DataError("input file not found", received=str(path), fix="check the path")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        from dlrun.data.parquet import read_rows
+
+        return read_rows(path, rows)
+    from dlrun.data.table_stream import read_chunks
+
+    return read_chunks([path], delimiter, rows)
 
 
 # Tables
@@ -267,32 +296,40 @@ def image_files(path: Path) -> list[Path]:
     return files
 
 
-def image_examples(saved: SavedRun, path: Path) -> Examples:
+def image_chunks(saved: SavedRun, path: Path, data: Any = None) -> Iterator[Examples]:
     """Image files resized to the model's input size and scaled to [0, 1], as training read its
-    images (bilinear resize, rounded to bytes, divided by 255)."""
-    import tensorflow as tf
+    images (`decoded_batches`: bilinear resize, cut to bytes, divided by 255), about
+    `CHUNK_BYTES` at a time. With `data` (for evaluation) `path` is a folder of class
+    sub-folders, read as the image_dir source reads one; ids are then row numbers, else each
+    file's path inside the folder."""
+    from dlrun.data.image_dir import decoded_batches
 
     height, width, channels = saved.spec.input_shape
-    files = image_files(path)
-    pixels = []
-    for file in files:
-        try:
-            image = tf.io.decode_image(
-                tf.io.read_file(str(file)), channels=channels, expand_animations=False
-            )
-        except tf.errors.OpError as error:
-            raise DataError(f"{file}: not a readable image ({error.message})") from None
-        resized = tf.image.resize(image, (height, width), method="bilinear").numpy()
-        pixels.append(np.clip(resized, 0, 255).astype(np.uint8))
-    x = np.stack(pixels).astype(np.float32) / 255.0
-    root = path if path.is_dir() else path.parent
-    return Examples(x=x, ids=[str(file.relative_to(root)) for file in files])
+    if data is None:
+        files = image_files(path)
+        root = path if path.is_dir() else path.parent
+        paths, ids, y = [str(f) for f in files], [str(f.relative_to(root)) for f in files], None
+    else:
+        paths, y = labelled_images(saved, path, data)
+        ids = list(range(len(paths)))
+    per_chunk = max(1, CHUNK_BYTES // (height * width * channels * 4))
+    pending: list[np.ndarray] = []
+    done = 0
+    for batch in decoded_batches(paths, (height, width), channels):
+        pending.append(batch)
+        waiting = sum(map(len, pending))
+        if waiting >= per_chunk or done + waiting == len(paths):
+            x = np.concatenate(pending).astype(np.float32) / 255.0
+            chunk = slice(done, done + len(x))
+            yield Examples(x=x, ids=ids[chunk], y=None if y is None else y[chunk])
+            done, pending = done + len(x), []
 
 
-def labelled_images(saved: SavedRun, folder: Path, data: Any) -> Examples:
-    """A folder with one sub-folder per class, read as the image_dir source reads one; class
-    names must be ones the model knows."""
-    from dlrun.data.image_dir import ImageDirParams, decode_images, list_images
+def labelled_images(saved: SavedRun, folder: Path, data: Any) -> tuple[list[str], np.ndarray]:
+    """The image paths of a folder with one sub-folder per class, listed as the image_dir source
+    lists them, and their labels in the run's class order; class names must be ones the model
+    knows."""
+    from dlrun.data.image_dir import ImageDirParams, list_images
 
     if not isinstance(data, ImageDirParams):
         raise DataError(
@@ -301,7 +338,6 @@ def labelled_images(saved: SavedRun, folder: Path, data: Any) -> Examples:
             fix="evaluate the run's own data (leave out --data)",
         )
     paths, labels, names = list_images(folder)
-    pixels = decode_images(paths, data)
     known = {name: index for index, name in enumerate(saved.class_names or [])}
     unknown = [name for name in names if name not in known]
     if unknown:
@@ -309,9 +345,7 @@ def labelled_images(saved: SavedRun, folder: Path, data: Any) -> Examples:
             f"{folder}: class folder(s) the model does not know: {', '.join(unknown)}",
             expected=f"sub-folders named after the run's classes: {', '.join(known)}",
         )
-    y = np.asarray([known[names[label]] for label in labels], dtype=np.int64)
-    x = pixels.astype(np.float32) / 255.0
-    return Examples(x=x, ids=list(range(len(y))), y=y)
+    return paths, np.asarray([known[names[label]] for label in labels], dtype=np.int64)
 
 
 # Targets and ids

@@ -4,9 +4,9 @@ Columns: `id` (the row number, the `--id` column, the image's path or the window
 `prediction` (a class name, or a value), `actual` when the input holds the target, and for
 classification one `prob_<class>` column per class, in the run's class order.
 
-A table (CSV or Parquet) of a model trained on tables is read, encoded and predicted in chunks
-of `CHUNK_ROWS` rows (`predict_in_chunks`), so a file of any size needs the memory of one
-chunk; images, texts and series are read whole.
+Inputs are read, encoded and predicted a chunk at a time (`dlrun.inference.inputs.example_chunks`:
+100,000 rows of a table or of texts, about 64 MiB of images), so an input of any size needs the
+memory of one chunk; a series is read whole.
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dlrun.core.errors import DataError
 from dlrun.core.progress import counted
-from dlrun.inference.inputs import Examples, read_examples, row_ids, table_examples
+from dlrun.inference.inputs import Examples, example_chunks
 from dlrun.inference.saved import SavedRun
 from dlrun.report.diagnostics import predicted_labels
 from dlrun.training import trainer
@@ -42,55 +41,31 @@ def predict(
     texts: list[str] | None = None,
     id_column: str | None = None,
 ) -> Predictions:
-    examples = read_examples(saved, inputs, texts=texts, id_column=id_column)
-    model = saved.load_model()
-    batch_size = saved.config.train.batch_size
-    scores = trainer.predict(model, _batches(examples, batch_size))
-    return Predictions(prediction_table(saved, examples, scores), list(examples.notes))
+    """Every prediction in one table (`predict_in_chunks`, joined)."""
+    import pandas as pd
 
-
-CHUNK_ROWS = 100_000
-
-
-def reads_in_chunks(saved: SavedRun, inputs: Path | None) -> bool:
-    """Whether `predict_in_chunks` reads these inputs: a table file for a table model."""
-    return (
-        saved.info.get("input_kind", "table") == "table"
-        and inputs is not None
-        and not inputs.is_dir()
-    )
+    chunks = list(predict_in_chunks(saved, inputs, texts=texts, id_column=id_column))
+    notes = dict.fromkeys(note for chunk in chunks for note in chunk.notes)
+    table = pd.concat([chunk.table for chunk in chunks], ignore_index=True)
+    return Predictions(table, list(notes))
 
 
 def predict_in_chunks(
-    saved: SavedRun, inputs: Path, *, id_column: str | None = None, rows: int = CHUNK_ROWS
+    saved: SavedRun,
+    inputs: Path | None = None,
+    *,
+    texts: list[str] | None = None,
+    id_column: str | None = None,
+    rows: int | None = None,
 ) -> Iterator[Predictions]:
-    """The predictions for a CSV or Parquet table, `rows` input rows at a time, in file order;
-    ids are the file's row numbers (or the `--id` column) across chunks."""
+    """The predictions for the inputs, a chunk of them at a time, in input order; ids (row
+    numbers, or the `--id` column) run on across chunks."""
     model = saved.load_model()
-    data = saved.config.data
-    data = data.model_copy(update={"path": inputs}) if "path" in type(data).model_fields else data
-    first_row = 0
-    for table in counted(
-        table_chunks(inputs, getattr(data, "delimiter", ","), rows), "predicting", "rows"
-    ):
-        ids = row_ids(table, inputs, id_column, first_row)
-        examples = table_examples(saved, table, inputs, data, ids, False, first_row)
-        scores = trainer.predict(model, _batches(examples, saved.config.train.batch_size))
+    batch_size = saved.config.train.batch_size
+    chunks = example_chunks(saved, inputs, texts=texts, id_column=id_column, rows=rows)
+    for examples in counted(chunks, "predicting", "inputs"):
+        scores = trainer.predict(model, batches(examples.x, batch_size))
         yield Predictions(prediction_table(saved, examples, scores), list(examples.notes))
-        first_row += len(table)
-
-
-def table_chunks(path: Path, delimiter: str, rows: int) -> Iterator[pd.DataFrame]:
-    """A CSV or Parquet file's rows, `rows` at a time, read as training reads the same format."""
-    if not path.is_file():
-        raise DataError("input file not found", received=str(path), fix="check the path")
-    if path.suffix.lower() in (".parquet", ".pq"):
-        from dlrun.data.parquet import read_rows
-
-        return read_rows(path, rows)
-    from dlrun.data.table_stream import read_chunks
-
-    return read_chunks([path], delimiter, rows)
 
 
 def prediction_table(saved: SavedRun, examples: Examples, scores: np.ndarray) -> pd.DataFrame:
@@ -119,9 +94,9 @@ def class_probabilities(scores: np.ndarray) -> np.ndarray:
     return np.stack([1.0 - positive, positive], axis=1)
 
 
-def _batches(examples: Examples, batch_size: int):  # -> tf.data.Dataset
+def batches(x: np.ndarray, batch_size: int):  # -> tf.data.Dataset
     import tensorflow as tf
 
     # tf.data, not a NumPy array: text models take a string tensor, which Keras will not make
     # from an object array.
-    return tf.data.Dataset.from_tensor_slices(tf.constant(examples.x)).batch(batch_size)
+    return tf.data.Dataset.from_tensor_slices(tf.constant(x)).batch(batch_size)

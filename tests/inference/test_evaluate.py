@@ -158,6 +158,39 @@ def test_a_table_is_predicted_chunk_by_chunk_as_it_is_whole(trained: Trained, tm
         pd.testing.assert_frame_equal(joined, whole)  # ids run on across chunks
 
 
+def test_other_data_is_evaluated_chunk_by_chunk_never_read_whole(
+    trained: Trained, tmp_path, monkeypatch
+):
+    # 7-row chunks, while the run's batches hold 16 rows: the metrics are still exactly the
+    # run's test metrics, from a CSV and from Parquet, and no reader of whole files is called.
+    from dlrun.data import tabular
+    from dlrun.inference import inputs
+
+    def read_whole(*args):
+        raise AssertionError("the whole file was read")
+
+    sizes: list[int] = []
+    encode = inputs.encode_table
+
+    def encode_counting(table, *args):
+        sizes.append(len(table))
+        return encode(table, *args)
+
+    monkeypatch.setattr(inputs, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(tabular, "read_table", read_whole)
+    monkeypatch.setattr(inputs, "encode_table", encode_counting)
+    rows = test_rows(trained)
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    rows.to_parquet(tmp_path / "rows.parquet", row_group_size=25)
+    for file in ("rows.csv", "rows.parquet"):
+        sizes.clear()
+        report = evaluate(str(trained.run_dir), "--data", str(tmp_path / file))
+        assert report["examples"] == 60 and max(sizes) == 7 and sum(sizes) == 2 * 60  # 2 reads
+        assert report["metrics"]["accuracy"] == trained.metrics["test_accuracy"]
+        assert report["metrics"]["loss"] == pytest.approx(trained.metrics["test_loss"], 1e-6)
+        assert report["metrics"]["per_class"] == trained.metrics["per_class"]
+
+
 def test_predict_reads_a_parquet_file_from_the_command_line(trained: Trained, tmp_path):
     test_rows(trained).to_parquet(tmp_path / "rows.parquet")
     out = tmp_path / "predictions.csv"

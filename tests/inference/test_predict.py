@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from pathlib import Path
 
 import keras
@@ -113,6 +114,35 @@ def test_predict_a_folder_of_images_resized_as_in_training(photos, tmp_path: Pat
     assert list(predictions.columns) == ["id", "prediction", "prob_dark", "prob_light"]
     folders = predictions["id"].str.split("/").str[0]  # ids are paths inside the folder
     assert (predictions["prediction"] == folders).all()
+
+
+def test_images_are_predicted_and_evaluated_a_chunk_at_a_time(photos, tmp_path, monkeypatch):
+    # Chunks of 5 images (8x8 grayscale: 256 bytes of float32 each), decoded 5 at a time: the
+    # 48 images take 10 chunks and give what one chunk gives.
+    from dlrun.data import image_dir
+    from dlrun.inference import inputs, predict
+    from dlrun.inference.evaluate import evaluate
+    from dlrun.inference.saved import SavedRun
+
+    run_dir, trained_on = photos
+    folder = shutil.copytree(trained_on, tmp_path / "photos")  # other data, not the run's own
+    saved = SavedRun.open(run_dir)
+    whole = predict.predict(saved, folder).table
+    evaluated = evaluate(saved, folder, save=False)
+    monkeypatch.setattr(image_dir, "DECODE_BATCH", 5)
+    monkeypatch.setattr(inputs, "CHUNK_BYTES", 5 * 8 * 8 * 4)
+    chunks = list(predict.predict_in_chunks(saved, folder))
+    assert [len(chunk.table) for chunk in chunks] == [5] * 9 + [3]
+    joined = pd.concat([chunk.table for chunk in chunks], ignore_index=True)
+    pd.testing.assert_frame_equal(joined, whole)
+    chunked = evaluate(saved, folder, save=False)
+    assert chunked.examples == evaluated.examples == 48
+    assert chunked.metrics["per_class"] == evaluated.metrics["per_class"]
+    scalars = [name for name, value in evaluated.metrics.items() if isinstance(value, float)]
+    assert {name: chunked.metrics[name] for name in scalars} == pytest.approx(
+        {name: evaluated.metrics[name] for name in scalars}, rel=1e-6
+    )
+    assert chunked.metrics["accuracy"] == 1.0  # dark and light apart, as trained
 
 
 def test_text_for_a_model_that_does_not_read_text_is_an_error(photos):
