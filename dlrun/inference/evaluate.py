@@ -30,7 +30,8 @@ from dlrun import __version__, runs
 from dlrun.core.errors import DataError, DlrunError
 from dlrun.data import Split, Splits, load_splits
 from dlrun.data.labels import ONE_HOT_NOTE, one_hot_labels
-from dlrun.inference.inputs import Examples, example_chunks
+from dlrun.inference.examples import Examples
+from dlrun.inference.inputs import example_chunks
 from dlrun.inference.saved import SavedRun
 from dlrun.report import diagnostics
 from dlrun.runs.folder import check_writable

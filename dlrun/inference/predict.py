@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dlrun.core.progress import counted
-from dlrun.inference.inputs import Examples, example_chunks
+from dlrun.inference.examples import Examples
+from dlrun.inference.inputs import example_chunks
 from dlrun.inference.saved import SavedRun
 from dlrun.report.diagnostics import predicted_labels
 from dlrun.training import trainer

@@ -120,7 +120,7 @@ def test_images_are_predicted_and_evaluated_a_chunk_at_a_time(photos, tmp_path, 
     # Chunks of 5 images (8x8 grayscale: 256 bytes of float32 each), decoded 5 at a time: the
     # 48 images take 10 chunks and give what one chunk gives.
     from dlrun.data import image_dir
-    from dlrun.inference import inputs, predict
+    from dlrun.inference import images, predict
     from dlrun.inference.evaluate import evaluate
     from dlrun.inference.saved import SavedRun
 
@@ -130,7 +130,7 @@ def test_images_are_predicted_and_evaluated_a_chunk_at_a_time(photos, tmp_path, 
     whole = predict.predict(saved, folder).table
     evaluated = evaluate(saved, folder, save=False)
     monkeypatch.setattr(image_dir, "DECODE_BATCH", 5)
-    monkeypatch.setattr(inputs, "CHUNK_BYTES", 5 * 8 * 8 * 4)
+    monkeypatch.setattr(images, "CHUNK_BYTES", 5 * 8 * 8 * 4)
     chunks = list(predict.predict_in_chunks(saved, folder))
     assert [len(chunk.table) for chunk in chunks] == [5] * 9 + [3]
     joined = pd.concat([chunk.table for chunk in chunks], ignore_index=True)
